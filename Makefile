@@ -1,0 +1,83 @@
+# nkvm: plain GNU make. `make` builds build/nkvm, `make check` runs every test,
+# `make run` installs what is missing, builds the default guest and boots it.
+# SANITIZE=1 builds everything with ASan+UBSan into build-san/.
+
+CC      ?= cc
+PKGS    := liburing
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+           -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef -Wcast-align \
+           -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP $(PKG_CFLAGS)
+LDLIBS  += -lpthread $(PKG_LIBS)
+
+ifeq ($(SANITIZE),1)
+B       ?= build-san
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+B       ?= build
+endif
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+CFLAGS  += -DNKVM_VERSION='"0.1.0-$(VERSION)"'
+
+LIB_SRCS  := $(sort $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c src/*/*/*.c)))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/t_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
+GUEST_SRCS := $(sort $(wildcard tests/guests/*.S))
+GUEST_BINS := $(GUEST_SRCS:tests/guests/%.S=$(B)/tests/guests/%.elf)
+
+all: $(B)/nkvm
+
+$(B)/nkvm: $(B)/src/main.o $(B)/libnkvm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/libnkvm.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/unit/%: tests/unit/%.c $(B)/libnkvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libnkvm.a $(LDLIBS)
+
+# Tiny test guests: freestanding 32-bit code with a PVH note, linked as ELF.
+$(B)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld
+	@mkdir -p $(dir $@)
+	$(CC) -m64 -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,tests/guests/guest.ld -o $@ $<
+
+unit: $(UNIT_BINS)
+guests: $(GUEST_BINS)
+
+check: all unit guests
+	NKVM=$(CURDIR)/$(B)/nkvm NKVM_BUILD=$(CURDIR)/$(B) prove -f $(UNIT_BINS)
+	NKVM=$(CURDIR)/$(B)/nkvm NKVM_BUILD=$(CURDIR)/$(B) prove -f tests/integ/
+
+guest:
+	guest/build.sh
+
+run: 
+	scripts/deps
+	$(MAKE) all
+	guest/build.sh >/dev/null
+	$(B)/nkvm run
+
+bench: all guests
+	bench/run.sh
+
+clean:
+	rm -rf build build-san
+
+format-check:
+	clang-format --dry-run --Werror $(wildcard src/*.c src/*/*.c src/*/*/*.c include/nkvm/*.h)
+
+.PHONY: all unit guests check guest run bench clean format-check
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

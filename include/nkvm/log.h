@@ -1,0 +1,31 @@
+/* Logging: one line per message on stderr, prefixed "nkvm: ". */
+#ifndef NKVM_LOG_H
+#define NKVM_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+extern enum log_level log_threshold;
+/* Set while the terminal is in raw mode: lines then end in CR LF. */
+extern bool log_crlf;
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * Rate limiter for messages a guest can trigger: true at most `burst` times,
+ * then once every 1000 calls, so a hostile guest cannot flood the log.
+ */
+struct log_ratelimit {
+	unsigned long count;
+	unsigned burst;
+};
+bool log_ratelimit_ok(struct log_ratelimit *rl);
+
+#endif
