@@ -50,22 +50,29 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/libnkvm.a
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libnkvm.a $(LDLIBS)
 
 # Tiny test guests: freestanding 32-bit code with a PVH note, linked as ELF.
-$(B)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld
+$(B)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/guests/guest.h
 	@mkdir -p $(dir $@)
 	$(CC) -m64 -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,tests/guests/guest.ld -o $@ $<
 
 unit: $(UNIT_BINS)
 guests: $(GUEST_BINS)
 
-check: all unit guests
-	NKVM=$(CURDIR)/$(B)/nkvm NKVM_BUILD=$(CURDIR)/$(B) prove -f $(UNIT_BINS)
-	NKVM=$(CURDIR)/$(B)/nkvm NKVM_BUILD=$(CURDIR)/$(B) prove -f tests/integ/
+# Unit tests first (fast, no KVM), then the integration tests, which boot
+# tiny test guests and the real default Linux guest (built and cached by
+# guest/build.sh). NKVM_SKIP_LINUX=1 skips the slow real-Linux boots.
+check: deps all unit guests
+	prove -f $(UNIT_BINS)
+	@if [ "$(NKVM_SKIP_LINUX)" != 1 ]; then guest/build.sh >/dev/null; fi
+	NKVM=$(CURDIR)/$(B)/nkvm NKVM_BUILD=$(CURDIR)/$(B) NKVM_SKIP_LINUX=$(NKVM_SKIP_LINUX) \
+		prove -f tests/integ/
+
+deps:
+	@scripts/deps
 
 guest:
 	guest/build.sh
 
-run: 
-	scripts/deps
+run: deps
 	$(MAKE) all
 	guest/build.sh >/dev/null
 	$(B)/nkvm run
@@ -79,5 +86,5 @@ clean:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*.c src/*/*.c src/*/*/*.c include/nkvm/*.h)
 
-.PHONY: all unit guests check guest run bench clean format-check
+.PHONY: all unit guests check deps guest run bench clean format-check
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

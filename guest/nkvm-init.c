@@ -76,8 +76,8 @@ static void __attribute__((sentinel)) say(int fd, ...)
 			dup2(c, i);
 	if (c > 2)
 		close(c);
-	if (write(fd, buf, n) < 0)
-		return;
+	/* Nowhere left to report a failure. */
+	(void)!write(fd, buf, n);
 }
 
 /* "nkvm-init: <what>: <strerror>" on the console. */
@@ -294,16 +294,31 @@ static void __attribute__((noreturn)) shutdown_now(int how)
  * VMM ignores the port and we come back here to power off normally. */
 static void report_exit(int status)
 {
+	unsigned char b = (unsigned char)status;
 	char num[16];
+	int fd, port_err;
 
 	say(1, "nkvm: exit ", utoa((unsigned int)status, num, sizeof(num)), NULL);
 	/* The VMM stops at once: get the command's writes to disk first. */
 	sync();
+	/* /dev/port first: the kernel does the OUT at CPL0, which every VMM
+	 * accepts (a PVM-aware VMM may #GP a CPL3 OUT, killing PID 1), and it
+	 * works on kernels built without ioperm (CONFIG_X86_IOPL_IOPERM). */
+	fd = open("/dev/port", O_WRONLY);
+	if (fd >= 0) {
+		if (pwrite(fd, &b, 1, EXIT_PORT) == 1)
+			return;
+		port_err = errno;
+		close(fd);
+	} else {
+		port_err = errno;
+	}
 	if (ioperm(EXIT_PORT, 1, 1) < 0) {
-		warn_err("ioperm", errno);
+		say(2, "nkvm-init: exit port: /dev/port: ", strerror(port_err),
+		    ", ioperm: ", strerror(errno), NULL);
 		return;
 	}
-	outb((unsigned char)status, EXIT_PORT);
+	outb(b, EXIT_PORT);
 }
 
 /* Waits for signals forever: reaps zombies, handles busybox's halt,

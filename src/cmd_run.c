@@ -24,6 +24,8 @@
 #include "nkvm/vm.h"
 
 #define DEFAULT_MEM   (512ULL << 20)
+/* parse_args() result for --help: not an error, nothing to run */
+#define RUN_HELP_SHOWN 1000
 #define MAX_FILE_SIZE (1ULL << 30)
 /* nkvm's base command line; -p is appended. pci=off: nkvm has no PCI bus. */
 #define BASE_CMDLINE "console=ttyS0 reboot=k panic=-1 pci=off 8250.nr_uarts=1 no_timer_check"
@@ -183,7 +185,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case 'v': o->verbose = true; break;
 		case 'h':
 			cmd_run_usage();
-			return 1;
+			return RUN_HELP_SHOWN;
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -370,9 +372,10 @@ static int run_vm(struct run_opts *o, struct boot_image *img, uint64_t t0)
 		r = vm_start(&vm);
 		if (!r)
 			r = runloop(&vm, sigfd);
-		vm_destroy(&vm);  /* stops and joins the vCPUs first */
+		vm_join(&vm);
 		term_restore();
 		report(&vm);
+		vm_destroy(&vm);
 	} else {
 		vm_destroy(&vm);
 		r = -r;
@@ -416,7 +419,7 @@ out:
 	free(initrd);
 	free(o.default_kernel);
 	free(o.default_initrd);
-	if (r == 1)
-		return 0;       /* --help */
+	if (r == RUN_HELP_SHOWN)
+		return 0;
 	return r < 0 ? -r : r;
 }

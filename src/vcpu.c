@@ -203,6 +203,11 @@ static void on_kick(struct vcpu *v)
 			dead = true;
 	}
 	v->halted_for_good = dead;
+	if (v->vm->profile) {
+		/* NKVM_PROFILE: sample RIP at each tick, to see where guest time goes */
+		if (dead || ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+			fprintf(v->vm->profile, "%d %llx\n", v->id, dead ? 0ULL : regs.rip);
+	}
 	if (v->vm->pvm && !dead)
 		pvm_on_kick(v);
 }

@@ -135,6 +135,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->pf_hook.lock, NULL);
 	vm->pvm = pvm_detect();
+	if (getenv("NKVM_PROFILE")) {
+		vm->profile = fopen(getenv("NKVM_PROFILE"), "we");
+		if (vm->profile)
+			setvbuf(vm->profile, NULL, _IOLBF, 0);
+	}
 	vm->console_efd = -1;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->console_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -244,18 +249,32 @@ void vm_irq_line(struct vm *vm, int irq, int level)
 		log_warn("KVM_IRQ_LINE %d: %s", irq, strerror(errno));
 }
 
+void vm_join(struct vm *vm)
+{
+	int i;
+
+	if (!vm->vcpus)
+		return;
+	vm_request_stop(vm, VM_STOP_SIGNAL, 0);
+	vm_kick_all(vm);
+	for (i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->started)
+			pthread_join(v->thread, NULL);
+		v->started = false;
+	}
+}
+
 void vm_destroy(struct vm *vm)
 {
 	int i;
 
 	if (vm->vcpus) {
-		vm_request_stop(vm, VM_STOP_SIGNAL, 0);
-		vm_kick_all(vm);
+		vm_join(vm);
 		for (i = 0; i < vm->ncpus; i++) {
 			struct vcpu *v = &vm->vcpus[i];
 
-			if (v->started)
-				pthread_join(v->thread, NULL);
 			if (v->run)
 				munmap(v->run, vm->vcpu_mmap_size);
 			if (v->fd >= 0)
@@ -266,6 +285,9 @@ void vm_destroy(struct vm *vm)
 	}
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	if (vm->profile)
+		fclose(vm->profile);
+	vm->profile = NULL;
 	if (vm->gm.base)
 		gm_destroy(&vm->gm);
 	if (vm->vm_fd >= 0)

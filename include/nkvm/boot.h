@@ -108,15 +108,16 @@ int boot_write_cmdline(struct gm *gm, const char *cmdline, size_t max_len)
 	__attribute__((warn_unused_result));
 
 /* Identity-map the first 4 GiB with 2 MiB pages at LAYOUT_PML4.. and write
- * a flat GDT at LAYOUT_GDT (null, null, code64 = 0x10, data = 0x18). */
+ * a flat GDT at LAYOUT_GDT (null, code32 = 0x08, code64 = 0x10,
+ * data = 0x18; the same first four entries as x86_write_gdt, later ones
+ * untouched). */
 int boot_write_page_tables(struct gm *gm) __attribute__((warn_unused_result));
 
 /* Format a one-line loader error into err (NULL or errlen 0: dropped). */
 void boot_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Load any supported kernel (dispatches on boot_detect), then write the
- * identity page tables and boot GDT (boot_write_page_tables). */
+/* Load any supported kernel (dispatches on boot_detect). */
 int boot_load(struct gm *gm, const struct boot_image *img,
 	      const struct e820_map *e820, struct boot_entry *out,
 	      char *err, size_t errlen) __attribute__((warn_unused_result));

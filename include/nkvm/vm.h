@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -109,6 +110,7 @@ struct vm {
 	int stop_efd;             /* eventfd the main loop waits on */
 	int console_efd;          /* eventfd: the UART has room for input again */
 	uint64_t t_start_ns;      /* process start, for the first-run timing */
+	FILE *profile;            /* NKVM_PROFILE: RIP samples, one per tick */
 	volatile int first_run_logged;
 };
 
@@ -131,6 +133,9 @@ bool vm_stopping(struct vm *vm);
 
 /* Interrupt every vCPU's KVM_RUN (to stop, or for periodic checks). */
 void vm_kick_all(struct vm *vm);
+
+/* Stop the vCPU threads and wait for them (idempotent). */
+void vm_join(struct vm *vm);
 
 /* Stop vCPU threads and release everything. */
 void vm_destroy(struct vm *vm);

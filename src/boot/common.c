@@ -15,7 +15,9 @@
 #define PTE_RW 0x2ULL
 #define PTE_PS 0x80ULL
 
-/* The 64-bit boot protocol wants __BOOT_CS = 0x10 and __BOOT_DS = 0x18. */
+/* The 64-bit boot protocol wants __BOOT_CS = 0x10 and __BOOT_DS = 0x18;
+ * 0x08 is a flat 32-bit code segment, as arch/x86 uses for PVH. */
+#define GDT_CODE32 0x00cf9b000000ffffULL /* D=1, present, exec/read */
 #define GDT_CODE64 0x00af9b000000ffffULL /* L=1, present, exec/read */
 #define GDT_DATA   0x00cf93000000ffffULL /* 4 GiB flat, read/write */
 
@@ -104,9 +106,10 @@ int boot_write_cmdline(struct gm *gm, const char *cmdline, size_t max_len)
 
 /*
  * Identity-map 0..4 GiB with 2 MiB pages (PML4 -> one PDPT -> four PDs)
- * and write the boot GDT. The 64-bit entry needs the kernel, zero page and
- * command line mapped; 4 GiB covers them wherever they are in low RAM.
- * 0 or -EFAULT.
+ * and write the first four boot GDT entries (the same ones x86_write_gdt
+ * writes, so the two can run in either order). The 64-bit entry needs the
+ * kernel, zero page and command line mapped; 4 GiB covers them wherever
+ * they are in low RAM. 0 or -EFAULT.
  */
 int boot_write_page_tables(struct gm *gm)
 {
@@ -127,42 +130,30 @@ int boot_write_page_tables(struct gm *gm)
 		put_le64(pd + 8 * i, (i << 21) | PTE_P | PTE_RW | PTE_PS);
 
 	put_le64(gdt, 0);
-	put_le64(gdt + 8, 0);
+	put_le64(gdt + 8, GDT_CODE32);
 	put_le64(gdt + 16, GDT_CODE64);
 	put_le64(gdt + 24, GDT_DATA);
 	return 0;
 }
 
 /*
- * Detect the kernel format, run its loader, then write the page tables and
- * GDT the entry code expects. Returns the loader's result; -EINVAL with a
- * message for a file that is neither a bzImage nor an ELF.
+ * Detect the kernel format and run its loader. Returns the loader's
+ * result; -EINVAL with a message for a file that is neither a bzImage nor
+ * an ELF. Page tables and GDT are the caller's (boot_write_page_tables).
  */
 int boot_load(struct gm *gm, const struct boot_image *img,
 	      const struct e820_map *e820, struct boot_entry *out,
 	      char *err, size_t errlen)
 {
-	const char *name = img->kernel_name ? img->kernel_name : "kernel";
-	int ret;
-
 	switch (boot_detect(img->kernel, img->kernel_size)) {
 	case BOOT_BZIMAGE:
-		ret = bzimage_load(gm, img, e820, out, err, errlen);
-		break;
+		return bzimage_load(gm, img, e820, out, err, errlen);
 	case BOOT_PVH:
-		ret = pvh_load(gm, img, e820, out, err, errlen);
-		break;
+		return pvh_load(gm, img, e820, out, err, errlen);
 	default:
 		boot_seterr(err, errlen,
 			    "%s: not a Linux kernel (no bzImage or ELF header)",
-			    name);
+			    img->kernel_name ? img->kernel_name : "kernel");
 		return -EINVAL;
 	}
-	if (ret < 0)
-		return ret;
-	ret = boot_write_page_tables(gm);
-	if (ret < 0)
-		boot_seterr(err, errlen,
-			    "%s: guest RAM too small for boot page tables", name);
-	return ret;
 }

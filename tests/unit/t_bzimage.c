@@ -423,6 +423,7 @@ static void test_boot_load(void)
 	struct e820_map e820;
 	struct boot_entry out;
 	const uint8_t *p;
+	uint8_t *buf;
 	struct gm gm;
 
 	if (gm_init(&gm, RAM) != 0) {
@@ -440,16 +441,26 @@ static void test_boot_load(void)
 	is_int(boot_load(&gm, &bi, &e820, &out, err, sizeof(err)), 0,
 	       "boot_load bzImage");
 	is_int(out.kind, BOOT_BZIMAGE, "  kind");
+	memset(gm_ptr(&gm, LAYOUT_GDT, 48), 0x77, 48);
+	is_int(boot_write_page_tables(&gm), 0, "boot_write_page_tables");
 	p = gm_ptr(&gm, LAYOUT_PML4, 0x6000);
 	is_int(rd64(p), LAYOUT_PDPT | 3, "  PML4[0] -> PDPT");
 	is_int(rd64(p + 0x1000 + 24), (LAYOUT_PD + 0x3000) | 3, "  PDPT[3] -> PD 3");
 	is_int(rd64(p + 0x2000 + 8), 0x200000 | 0x83, "  PD[1] = 2 MiB page");
 	is_int(rd64(p + 0x2000 + 8 * 2047), 0xffe00000ULL | 0x83,
 	       "  last PD entry maps 4 GiB - 2 MiB");
-	p = gm_ptr(&gm, LAYOUT_GDT, 32);
+	p = gm_ptr(&gm, LAYOUT_GDT, 40);
 	is_int(rd64(p + 16), 0x00af9b000000ffffULL, "  GDT 0x10 = 64-bit code");
+	is_int(rd64(p), 0, "  GDT 0 null");
+	is_int(rd64(p + 8), 0x00cf9b000000ffffULL, "  GDT 0x08 = 32-bit code");
 	is_int(rd64(p + 24), 0x00cf93000000ffffULL, "  GDT 0x18 = data");
+	is_int(rd64(p + 32), 0x7777777777777777ULL, "  GDT 0x20 untouched");
 	gm_destroy(&gm);
+	buf = calloc(1, LAYOUT_PD);
+	gm_init_buffer(&gm, buf, LAYOUT_PD);
+	is_int(boot_write_page_tables(&gm), -EFAULT,
+	       "page tables beyond RAM -> -EFAULT");
+	free(buf);
 	free(img);
 }
 
@@ -457,7 +468,9 @@ static void test_real(void)
 {
 	const char *home = getenv("HOME");
 	char path[512], err[BOOT_ERR_LEN] = "";
+	static uint8_t initrd[4096];
 	struct bzimage_info info;
+	struct loaded l;
 	struct stat st;
 	uint8_t *buf;
 	FILE *f;
@@ -477,6 +490,17 @@ static void test_real(void)
 	       0, "real bzImage parses (%s)", err);
 	ok(info.protocol >= 0x020f, "real bzImage protocol %#x >= 0x20f",
 	   info.protocol);
+	load(&l, buf, (size_t)st.st_size, initrd, sizeof(initrd),
+	     "console=ttyS0");
+	is_int(l.ret, 0, "real bzImage loads into 64 MiB (%s)", l.err);
+	is_int(l.out.entry, l.out.kernel_start + 0x200,
+	       "real bzImage: entry = load %#llx + 0x200",
+	       (unsigned long long)l.out.kernel_start);
+	ok(l.out.initrd_addr >= l.out.kernel_end &&
+	   l.out.initrd_addr + sizeof(initrd) <= RAM,
+	   "real bzImage: initrd above init_size end %#llx",
+	   (unsigned long long)l.out.kernel_end);
+	gm_destroy(&l.gm);
 	free(buf);
 }
 

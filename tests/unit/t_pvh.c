@@ -490,7 +490,9 @@ static void test_real(void)
 {
 	const char *home = getenv("HOME");
 	char path[512], err[BOOT_ERR_LEN] = "";
+	static uint8_t initrd[4096];
 	struct pvh_info info;
+	struct loaded l;
 	struct stat st;
 	uint8_t *buf;
 	FILE *f;
@@ -512,6 +514,12 @@ static void test_real(void)
 	   "real vmlinux: entry %#x inside [%#llx, %#llx)", info.entry,
 	   (unsigned long long)info.load_start,
 	   (unsigned long long)info.load_end);
+	load(&l, buf, (size_t)st.st_size, initrd, sizeof(initrd), "quiet");
+	is_int(l.ret, 0, "real vmlinux loads into 64 MiB (%s)", l.err);
+	ok(l.ret == 0 && memcmp(gm_ptr(&l.gm, LAYOUT_START_INFO, 4),
+				"\x78\xc5\x6e\x33", 4) == 0,
+	   "real vmlinux: start info magic");
+	gm_destroy(&l.gm);
 	free(buf);
 }
 
