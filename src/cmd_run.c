@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -23,7 +24,9 @@
 #include "nkvm/term.h"
 #include "nkvm/vm.h"
 
-#define DEFAULT_MEM   (512ULL << 20)
+/* Small by default: on a PVM host boot time grows with RAM (struct page
+ * setup is emulated kernel code). */
+#define DEFAULT_MEM   (256ULL << 20)
 /* parse_args() result for --help: not an error, nothing to run */
 #define RUN_HELP_SHOWN 1000
 #define MAX_FILE_SIZE (1ULL << 30)
@@ -50,7 +53,7 @@ void cmd_run_usage(void)
 "  -k, --kernel FILE     bzImage, or ELF vmlinux with a PVH note\n"
 "  -i, --initrd FILE     initramfs/initrd (default guest: its initramfs)\n"
 "  -p, --params STRING   appended to nkvm's kernel command line\n"
-"  -m, --mem SIZE        guest RAM: 512M, 4G, or MiB (default 512M; 64M-1T)\n"
+"  -m, --mem SIZE        guest RAM: 512M, 4G, or MiB (default 256M; 64M-1T)\n"
 "  -c, --cpus N          vCPUs, 1-%d (default 1)\n"
 "      --console serial  guest console on this terminal through the 16550 UART\n"
 "      --timeout SECONDS stop the guest after this long (exit status 124)\n"
@@ -84,12 +87,12 @@ static char *cache_path(const char *file)
 	return r < 0 ? NULL : p;
 }
 
-/* Read a whole regular file. On error prints one line and returns NULL. */
-static uint8_t *read_file(const char *what, const char *path, size_t *size)
+/* Map a whole regular file read-only (no copy: the loaders copy straight
+ * into guest RAM). On error prints one line and returns NULL. */
+static uint8_t *map_file(const char *what, const char *path, size_t *size)
 {
 	struct stat st;
-	uint8_t *buf;
-	size_t got = 0;
+	void *p;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -106,23 +109,14 @@ static uint8_t *read_file(const char *what, const char *path, size_t *size)
 		close(fd);
 		return NULL;
 	}
-	buf = malloc(st.st_size);
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			log_err("%s %s: read failed: %s", what, path, n ? strerror(errno) : "file shrank");
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		got += n;
-	}
+	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
-	*size = got;
-	return buf;
+	if (p == MAP_FAILED) {
+		log_err("%s %s: cannot map: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	*size = st.st_size;
+	return p;
 }
 
 static __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...)
@@ -400,13 +394,13 @@ int cmd_run(int argc, char **argv)
 	if (o.verbose)
 		log_threshold = LOG_DEBUG;
 	r = -EXIT_USAGE;
-	kernel = read_file("kernel", o.kernel, &img.kernel_size);
+	kernel = map_file("kernel", o.kernel, &img.kernel_size);
 	if (!kernel)
 		goto out;
 	img.kernel = kernel;
 	img.kernel_name = o.kernel;
 	if (o.initrd) {
-		initrd = read_file("initrd", o.initrd, &img.initrd_size);
+		initrd = map_file("initrd", o.initrd, &img.initrd_size);
 		if (!initrd)
 			goto out;
 		img.initrd = initrd;
@@ -415,8 +409,10 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	r = run_vm(&o, &img, t0);
 out:
-	free(kernel);
-	free(initrd);
+	if (kernel)
+		munmap(kernel, img.kernel_size);
+	if (initrd)
+		munmap(initrd, img.initrd_size);
 	free(o.default_kernel);
 	free(o.default_initrd);
 	if (r == RUN_HELP_SHOWN)
