@@ -3,9 +3,9 @@
 # SANITIZE=1 builds everything with ASan+UBSan into build-san/.
 
 CC      ?= cc
-PKGS    := liburing
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKGS    :=
+PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS)))
+PKG_LIBS   := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef -Wcast-align \
