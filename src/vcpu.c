@@ -106,25 +106,23 @@ void vcpu_dump(struct vcpu *v, const char *why)
 		log_err("vCPU %d: cannot read registers: %s", v->id, strerror(errno));
 		return;
 	}
-	fprintf(stderr,
-		" RIP %016llx RSP %016llx RFLAGS %08llx\n"
-		" RAX %016llx RBX %016llx RCX %016llx RDX %016llx\n"
-		" RSI %016llx RDI %016llx RBP %016llx\n"
-		" R8  %016llx R9  %016llx R10 %016llx R11 %016llx\n"
-		" R12 %016llx R13 %016llx R14 %016llx R15 %016llx\n"
-		" CS %04x (base %llx, dpl %d, l %d) SS %04x DS %04x\n"
-		" CR0 %llx CR2 %llx CR3 %llx CR4 %llx EFER %llx\n"
-		" GDT %llx/%x IDT %llx/%x TR %04x base %llx\n",
-		r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
-		r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
-		s.cs.selector, s.cs.base, s.cs.dpl, s.cs.l, s.ss.selector, s.ds.selector,
-		s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base, s.gdt.limit,
+	/* one log line each, so the dump stays readable in raw terminal mode */
+	log_err(" RIP %016llx RSP %016llx RFLAGS %08llx", r.rip, r.rsp, r.rflags);
+	log_err(" RAX %016llx RBX %016llx RCX %016llx RDX %016llx", r.rax, r.rbx, r.rcx, r.rdx);
+	log_err(" RSI %016llx RDI %016llx RBP %016llx", r.rsi, r.rdi, r.rbp);
+	log_err(" R8  %016llx R9  %016llx R10 %016llx R11 %016llx", r.r8, r.r9, r.r10, r.r11);
+	log_err(" R12 %016llx R13 %016llx R14 %016llx R15 %016llx", r.r12, r.r13, r.r14, r.r15);
+	log_err(" CS %04x (base %llx, dpl %d, l %d) SS %04x DS %04x", s.cs.selector,
+		s.cs.base, s.cs.dpl, s.cs.l, s.ss.selector, s.ds.selector);
+	log_err(" CR0 %llx CR2 %llx CR3 %llx CR4 %llx EFER %llx", s.cr0, s.cr2, s.cr3,
+		s.cr4, s.efer);
+	log_err(" GDT %llx/%x IDT %llx/%x TR %04x base %llx", s.gdt.base, s.gdt.limit,
 		s.idt.base, s.idt.limit, s.tr.selector, s.tr.base);
 	if (vcpu_read_virt(v, s.cs.base + r.rip, code, sizeof(code)) == 0) {
 		for (i = 0; i < (int)sizeof(code); i++)
 			snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", code[i]);
 	}
-	fprintf(stderr, " code at RIP: %s\n", hex);
+	log_err(" code at RIP: %s", hex);
 }
 
 /* Log an access nothing handled, once per address, in debug mode. */

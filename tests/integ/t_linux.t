@@ -111,7 +111,7 @@ feed() {
 # status in NAME.rc and the seconds it took in NAME.secs.  Empty INPUT:
 # stdin is /dev/null; otherwise INPUT is typed once the guest is ready.
 boot() {
-	local name=$1 input=$2 start rc
+	local name=$1 input=$2 start rc fd feeder
 	shift 2
 	local out=$T/$name.out err=$T/$name.err done=$T/$name.done
 	start=$EPOCHREALTIME
@@ -121,11 +121,16 @@ boot() {
 		rc=$?
 	else
 		: >"$out"
+		# Opened here, not on nkvm's command line, so that the feeder
+		# is this shell's child and can be waited for.
+		exec {fd}< <(feed "$out" "$done" "$input")
+		feeder=$!
 		timeout "$OUTER" "$NKVM" run --timeout "$GUARD" "$@" \
-			< <(feed "$out" "$done" "$input") >"$out" 2>"$err"
+			<&"$fd" >"$out" 2>"$err"
 		rc=$?
+		exec {fd}<&-
 		: >"$done"
-		wait $!		# the feeder: it sees DONE within a second
+		wait "$feeder"	# it sees DONE within a second
 	fi
 	echo "$rc" >"$T/$name.rc"
 	awk -v a="$start" -v b="$EPOCHREALTIME" \
