@@ -54,14 +54,39 @@ $(B)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/guests/gue
 	@mkdir -p $(dir $@)
 	$(CC) -m64 -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,tests/guests/guest.ld -o $@ $<
 
+# Fuzzing: libFuzzer harnesses built with clang (`make fuzz`, see
+# fuzz/README.md); `make check` replays the committed corpus with $(CC),
+# under the sanitizers when SANITIZE=1.
+FUZZ_NAMES   := virtq
+FUZZ_SRCS_virtq := src/virtio/virtq.c src/gm.c src/log.c
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+REPLAY_BINS  := $(FUZZ_NAMES:%=$(B)/fuzz/replay_%)
+
+fuzz: $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
+
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard include/nkvm/*.h) $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
+
+$(B)/fuzz/replay_%: fuzz/replay.c fuzz/fuzz_%.c $(B)/libnkvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ \
+		fuzz/replay.c fuzz/fuzz_$*.c $(B)/libnkvm.a $(LDLIBS)
+
+fuzz-replay: $(REPLAY_BINS)
+	@for n in $(FUZZ_NAMES); do $(B)/fuzz/replay_$$n fuzz/corpus/$$n || exit 1; done
+
 unit: $(UNIT_BINS)
 guests: $(GUEST_BINS)
 
 # Unit tests first (fast, no KVM), then the integration tests, which boot
 # tiny test guests and the real default Linux guest (built and cached by
 # guest/build.sh). NKVM_SKIP_LINUX=1 skips the slow real-Linux boots.
-check: deps all unit guests
+check: deps all unit guests $(REPLAY_BINS)
 	prove -f $(UNIT_BINS)
+	@for n in $(FUZZ_NAMES); do $(B)/fuzz/replay_$$n fuzz/corpus/$$n || exit 1; done
 	@if [ "$(NKVM_SKIP_LINUX)" != 1 ]; then guest/build.sh >/dev/null; fi
 	NKVM=$(CURDIR)/$(B)/nkvm NKVM_BUILD=$(CURDIR)/$(B) NKVM_SKIP_LINUX=$(NKVM_SKIP_LINUX) \
 		prove -f tests/integ/
@@ -86,5 +111,5 @@ clean:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*.c src/*/*.c src/*/*/*.c include/nkvm/*.h)
 
-.PHONY: all unit guests check deps guest run bench clean format-check
+.PHONY: all unit guests check deps guest run bench clean format-check fuzz fuzz-replay
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

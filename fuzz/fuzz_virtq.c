@@ -98,6 +98,7 @@ static void run_round(struct virtq *vq, const uint8_t *ram, bool reverse,
 	vq_set_avail_event(vq);
 }
 
+/* One input: header -> queue geometry, rest -> guest RAM; see top. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct virtq vq;

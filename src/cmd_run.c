@@ -205,13 +205,16 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-static char *build_cmdline(const struct run_opts *o, bool pvm)
+static char *build_cmdline(const struct run_opts *o, struct vm *vm)
 {
-	char *s = NULL;
+	char *s = NULL, *pvm = NULL;
 
-	if (asprintf(&s, "%s%s%s%s%s", BASE_CMDLINE, pvm ? " " : "", pvm ? pvm_cmdline() : "",
-		     o->params ? " " : "", o->params ? o->params : "") < 0)
+	if (vm->pvm && !(pvm = pvm_cmdline(vm)))
 		return NULL;
+	if (asprintf(&s, "%s%s%s%s%s", BASE_CMDLINE, pvm ? " " : "", pvm ? pvm : "",
+		     o->params ? " " : "", o->params ? o->params : "") < 0)
+		s = NULL;
+	free(pvm);
 	return s;
 }
 
@@ -340,7 +343,7 @@ static int run_vm(struct run_opts *o, struct boot_image *img, uint64_t t0)
 	vm.t_start_ns = t0;
 	r = vm_create(&vm, &cfg);
 	if (!r) {
-		cfg.cmdline = build_cmdline(o, vm.pvm);
+		cfg.cmdline = build_cmdline(o, &vm);
 		vm.cfg.cmdline = cfg.cmdline;
 		img->cmdline = cfg.cmdline;
 		if (!cfg.cmdline)

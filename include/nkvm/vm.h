@@ -163,8 +163,9 @@ int x86_write_gdt(struct gm *gm) __attribute__((warn_unused_result));
 
 /* arch/x86/pvm.c: the PVM host's fix-ups (DESIGN.md section 5) */
 bool pvm_detect(void);
-/* Kernel parameters a PVM host needs appended to the command line. */
-const char *pvm_cmdline(void);
+/* Kernel parameters a PVM host needs appended to the command line
+ * (malloc'd, NULL when out of memory). */
+char *pvm_cmdline(struct vm *vm);
 /* KVM_EXIT_INTERNAL_ERROR: complete what the emulator could not. true if
  * handled and the vCPU may continue. */
 bool pvm_handle_emulation_failure(struct vcpu *v);

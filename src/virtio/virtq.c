@@ -77,8 +77,6 @@ void vq_reset(struct virtq *vq)
 	memset(vq, 0, sizeof(*vq));
 	vq->name = name;
 	vq->rl = rl;
-	if (!vq->rl.burst)
-		vq->rl.burst = VQ_LOG_BURST;
 }
 
 /*
@@ -102,6 +100,10 @@ int vq_setup(struct virtq *vq, const struct gm *gm, uint16_t size,
 	a = gm_ptr(gm, avail, VIRTQ_AVAIL_BYTES(size) - 2 + ev);
 	u = gm_ptr(gm, used, VIRTQ_USED_BYTES(size) - 2 + ev);
 	if (!d || !a || !u)
+		return -EINVAL;
+	/* index fields are accessed atomically: the host view must be aligned
+	 * too (always so for gm_init RAM, a caller's buffer might not be) */
+	if ((uintptr_t)a % 2 || (uintptr_t)u % 4)
 		return -EINVAL;
 
 	vq->gm = gm;

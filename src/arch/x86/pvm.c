@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -43,12 +44,22 @@ bool pvm_detect(void)
 /*
  * The emulator cannot run these features' instructions, and KVM_SET_CPUID2
  * is ignored, so the guest kernel is asked not to use them; nopv keeps it
- * off hypercalls, which hang.
+ * off hypercalls, which hang. nopv also turns off kvmclock, and the guest
+ * then fails to calibrate its TSC against the PIT (emulated timing is too
+ * uneven) and falls back to jiffies, paying for clock catch-up on every tick:
+ * so nkvm tells it the TSC frequency KVM reports.
  */
-const char *pvm_cmdline(void)
+char *pvm_cmdline(struct vm *vm)
 {
-	return "nopv clearcpuid=cx16,xsave,smap,popcnt,erms,fsrm,ssse3,rdtscp,"
-	       "fsgsbase,rdrand,rdseed,pcid,invpcid";
+	int khz = ioctl(vm->vm_fd, KVM_GET_TSC_KHZ, 0);
+	char *s = NULL;
+
+	if (asprintf(&s, "nopv clearcpuid=cx16,xsave,smap,popcnt,erms,fsrm,ssse3,rdtscp,"
+		     "fsgsbase,rdrand,rdseed,pcid,invpcid%s%.0d%s",
+		     khz > 0 ? " tsc_early_khz=" : "", khz > 0 ? khz : 0,
+		     khz > 0 ? " tsc=reliable" : "") < 0)
+		return NULL;
+	return s;
 }
 
 static int get_msr(struct vcpu *v, uint32_t idx, uint64_t *val)
