@@ -67,15 +67,24 @@ static void kbd_reset(void *opaque)
 	vm_request_stop(opaque, VM_STOP_RESET, EXIT_GUEST_OK);
 }
 
-static void kbd_pio(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool wr)
+/* Ports 0x60 and 0x64 are two one-byte ranges (0x61 belongs to the
+ * in-kernel PIT), so each gets its own handler to know which it is. */
+static void kbd_access(struct vm *vm, uint16_t port, uint8_t *data, unsigned len, bool wr)
 {
-	struct vm *vm = opaque;
-	uint16_t port = off ? I8042_COMMAND_PORT : I8042_DATA_PORT;
-
 	if (wr)
 		i8042_io_write(&vm->kbd, port, data[0]);
 	else
 		memset(data, i8042_io_read(&vm->kbd, port), len);
+}
+
+static void kbd_data_pio(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool wr)
+{
+	kbd_access(opaque, I8042_DATA_PORT, data, len, wr);
+}
+
+static void kbd_cmd_pio(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool wr)
+{
+	kbd_access(opaque, I8042_COMMAND_PORT, data, len, wr);
 }
 
 static void rtc_pio(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool wr)
@@ -113,9 +122,9 @@ int devices_init(struct vm *vm)
 	rtc_init(&vm->rtc);
 	r = bus_add(&vm->pio, SERIAL_COM1_BASE, SERIAL_NR_PORTS, serial_pio, vm, "com1");
 	if (!r)
-		r = bus_add(&vm->pio, I8042_DATA_PORT, 1, kbd_pio, vm, "i8042-data");
+		r = bus_add(&vm->pio, I8042_DATA_PORT, 1, kbd_data_pio, vm, "i8042-data");
 	if (!r)
-		r = bus_add(&vm->pio, I8042_COMMAND_PORT, 1, kbd_pio, vm, "i8042-cmd");
+		r = bus_add(&vm->pio, I8042_COMMAND_PORT, 1, kbd_cmd_pio, vm, "i8042-cmd");
 	if (!r)
 		r = bus_add(&vm->pio, RTC_INDEX_PORT, 2, rtc_pio, vm, "rtc");
 	if (!r)

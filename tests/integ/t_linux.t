@@ -222,9 +222,11 @@ boot C 'grep MemTotal /proc/meminfo; reboot' -c 1 -m 128M
 
 # C: small guest, reboot.  The kernel's fixed costs (its image, page
 # structures, early allocations) are a larger share of 128 MiB, so accept
-# 10% less here instead of 5%.
+# 15% less here instead of 5%: the default guest's 6.1 kernel reported
+# "Memory: 111028K/130680K available (... 19396K reserved ...)" and then
+# MemTotal 117460 kB, 89.6% of 128 MiB, with nkvm's e820 exact.
 start C 0
-check "boot C: MemTotal within 10% of 128 MiB" memtotal_ok C 131072 0.90
+check "boot C: MemTotal within 15% of 128 MiB" memtotal_ok C 131072 0.85
 finish C 0
 
 [ "$n" -eq 19 ] || echo "# planned 19 tests, ran $n"

@@ -21,7 +21,7 @@ if ! [ -x "$NKVM" ]; then
 	echo "Bail out! no nkvm binary at $NKVM (run make)"
 	exit 1
 fi
-for g in hello irq badport trivial triple halt hang; do
+for g in hello irq badport trivial triple halt hang reset; do
 	if ! [ -f "$GUESTS/$g.elf" ]; then
 		echo "Bail out! missing $GUESTS/$g.elf (run make guests)"
 		exit 1
@@ -108,6 +108,11 @@ expect_boot badport 44 "nkvm-guest: unhandled ok"
 
 # The benchmark guest: the exit port with value 0 ends it with status 0.
 expect_boot trivial 0 "nkvm-guest: ready"
+
+# i8042 reset (Linux's reboot=k): exit 0, no crash dump, the exit port
+# (46) after it is never reached.
+expect_boot reset 0 "nkvm-guest: reset"
+check "reset: no register dump on stderr" sh -c "! grep -q RIP '$err'"
 
 # Triple fault: exit 1 and a register dump naming the shutdown on stderr.
 boot triple
