@@ -250,9 +250,12 @@ static bool handle_exit(struct vcpu *v)
 		}
 	case KVM_EXIT_INTERNAL_ERROR:
 		v->stats.internal++;
-		if (vm->pvm && run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
-		    pvm_handle_emulation_failure(v))
-			return true;
+		if (vm->pvm && run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+			if (pvm_handle_emulation_failure(v))
+				return true;
+			if (vm_stopping(vm))
+				return false;   /* the PVM code reported it */
+		}
 		snprintf(why, sizeof(why), "KVM internal error, suberror %u%s",
 			 run->internal.suberror,
 			 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?

@@ -257,6 +257,14 @@ bool pvm_handle_emulation_failure(struct vcpu *v)
 			ok = handle_pf_hook(v, &r, &s);
 			break;
 		}
+		if (s.idt.limit < (s.cs.l ? 16 : 8) * VEC_BP + (s.cs.l ? 15 : 7)) {
+			/* No IDT entry for #BP: on real hardware a triple fault
+			 * (Linux's last-resort reboot). kvm_pvm does not model it
+			 * if we inject, so report it as KVM would. */
+			vcpu_dump(v, "triple fault (int3 with no IDT): the guest crashed");
+			vm_request_stop(vm, VM_STOP_CRASH, EXIT_GUEST_CRASH);
+			return false;
+		}
 		__atomic_fetch_add(&st->int3, 1, __ATOMIC_RELAXED);
 		r.rip += 1;     /* #BP is a trap: it reports the next RIP */
 		ok = ioctl(v->fd, KVM_SET_REGS, &r) == 0 &&
