@@ -12,9 +12,14 @@
 # no speed assertion.
 #   A: vmlinux, 2 vCPUs, 1G, nkvm.cmd (stdin /dev/null): exit status 7
 #   C: vmlinux, 1 vCPU, 128M, interactive shell, reboot
-#   B: bzImage + initrd, 4 vCPUs, 256M, interactive shell fed through a pipe,
+#   B: bzImage + initrd, 1 vCPU, 256M, interactive shell fed through a pipe,
 #      poweroff
 #   D: vmlinux, 1 vCPU, 5G (RAM above the 4 GiB hole), nkvm.cmd
+#   E: (only with NKVM_SLOW_TESTS=1) vmlinux, 4 vCPUs, 256M, nkvm.cmd.
+#      More vCPUs than a 2-core PVM host has cores make the emulated guest
+#      kernel spin on its own locks (no paravirtual spinlocks under nopv):
+#      such a boot took over 15 minutes with RCU stall warnings, too long for
+#      CI. On hosts with more cores, or hardware KVM, run it.
 # NKVM_SKIP_LINUX=1 skips them all (the sanitizer pass of .ci/run).
 #
 # Environment: NKVM (the binary, default build/nkvm under the repository
@@ -54,7 +59,9 @@ fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/nkvm-linux.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 
-echo "1..24"
+SLOW=${NKVM_SLOW_TESTS:-0}
+planned=$((24 + (SLOW == 1 ? 5 : 0)))
+echo "1..$planned"
 n=0
 failed=0
 bad=0	# set when a check of the current boot fails
@@ -224,18 +231,18 @@ start C 0
 check "boot C: MemTotal within 15% of 128 MiB" memtotal_ok C 131072 0.85
 finish C 0
 
-echo "# booting B (bzImage, -c 4 -m 256M) and D (vmlinux, -c 1 -m 5G) in parallel"
+echo "# booting B (bzImage, -c 1 -m 256M) and D (vmlinux, -c 1 -m 5G) in parallel"
 boot B 'echo marker-$((6*7)); grep -c ^processor /proc/cpuinfo; poweroff' \
-	-k "$CACHE/bzImage" -i "$CACHE/initramfs.cpio" -c 4 -m 256M &
+	-k "$CACHE/bzImage" -i "$CACHE/initramfs.cpio" -c 1 -m 256M &
 boot D "" -c 1 -m 5G -p 'nkvm.cmd="grep MemTotal /proc/meminfo; exit 5"' &
 wait
 
-# B: bzImage + initrd, interactive shell on a pipe, poweroff, 4 vCPUs.
+# B: bzImage + initrd, interactive shell on a pipe, poweroff, 1 vCPU.
 # The tty echoes the typed command line, so only a line that is exactly
 # marker-42 proves the guest's shell evaluated $((6*7)).
 start B 0
 check "boot B: the guest's shell printed marker-42" has B '^marker-42$'
-check "boot B: guest sees 4 processors" has B '^4$'
+check "boot B: guest sees 1 processor" has B '^1$'
 finish B 0
 
 # D: 5 GiB: 3 GiB below the PCI hole, 2 GiB above 4 GiB.
@@ -244,5 +251,13 @@ check "boot D: console shows nkvm: exit 5" has D '^nkvm: exit 5$'
 check "boot D: MemTotal within 5% of 5 GiB" memtotal_ok D 5242880 0.95
 finish D 5
 
-[ "$n" -eq 24 ] || echo "# planned 24 tests, ran $n"
+if [ "$SLOW" = 1 ]; then
+	echo "# booting E (vmlinux, -c 4 -m 256M)"
+	boot E "" -c 4 -m 256M -p 'nkvm.cmd="grep -c ^processor /proc/cpuinfo; exit 4"'
+	start E 4
+	check "boot E: guest sees 4 processors" has E '^4$'
+	finish E 4
+fi
+
+[ "$n" -eq "$planned" ] || echo "# planned $planned tests, ran $n"
 exit $((failed > 0))

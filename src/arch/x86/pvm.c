@@ -47,7 +47,10 @@ bool pvm_detect(void)
  * off hypercalls, which hang. nopv also turns off kvmclock, and the guest
  * then fails to calibrate its TSC against the PIT (emulated timing is too
  * uneven) and falls back to jiffies, paying for clock catch-up on every tick:
- * so nkvm tells it the TSC frequency KVM reports.
+ * so nkvm tells it the TSC frequency KVM reports. swiotlb=noforce: with RAM
+ * above 4 GiB the guest would zero a 64 MiB bounce buffer and set up its
+ * slots, about two minutes of emulated code, for devices nkvm does not have
+ * (virtio needs no bouncing).
  */
 char *pvm_cmdline(struct vm *vm)
 {
@@ -55,7 +58,7 @@ char *pvm_cmdline(struct vm *vm)
 	char *s = NULL;
 
 	if (asprintf(&s, "nopv clearcpuid=cx16,xsave,smap,popcnt,erms,fsrm,ssse3,rdtscp,"
-		     "fsgsbase,rdrand,rdseed,pcid,invpcid%s%.0d%s",
+		     "fsgsbase,rdrand,rdseed,pcid,invpcid swiotlb=noforce%s%.0d%s",
 		     khz > 0 ? " tsc_early_khz=" : "", khz > 0 ? khz : 0,
 		     khz > 0 ? " tsc=reliable" : "") < 0)
 		return NULL;
