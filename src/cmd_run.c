@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "nkvm/boot.h"
+#include "nkvm/clock.h"
 #include "nkvm/cmd.h"
 #include "nkvm/e820.h"
 #include "nkvm/log.h"
@@ -263,14 +264,6 @@ static int load_guest(struct vm *vm, const struct boot_image *img)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* Block the signals the main loop reads from a signalfd; vCPU threads
  * inherit the mask and unblock only their kick signal. */
 static int setup_signals(void)
@@ -388,7 +381,7 @@ int cmd_run(int argc, char **argv)
 	struct run_opts o = { 0 };
 	struct boot_image img = { 0 };
 	uint8_t *kernel = NULL, *initrd = NULL;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mono_ns();
 	int r;
 
 	r = parse_args(argc, argv, &o);

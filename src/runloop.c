@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nkvm/clock.h"
 #include "nkvm/log.h"
 #include "nkvm/runloop.h"
 #include "nkvm/term.h"
@@ -101,7 +102,6 @@ static void on_signal(struct vm *vm, int sigfd)
 static void on_tick(struct vm *vm, int tickfd, unsigned *halted_ticks, uint64_t start_ns)
 {
 	uint64_t n;
-	struct timespec ts;
 
 	if (read(tickfd, &n, sizeof(n)) < 0)
 		return;
@@ -110,9 +110,8 @@ static void on_tick(struct vm *vm, int tickfd, unsigned *halted_ticks, uint64_t 
 		vm_request_stop(vm, VM_STOP_HALT, EXIT_GUEST_OK);
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (vm->cfg.timeout_s &&
-	    (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec - start_ns >=
+	    mono_ns() - start_ns >=
 	    (uint64_t)vm->cfg.timeout_s * 1000000000ULL) {
 		log_err("guest still running after --timeout %u s: stopped", vm->cfg.timeout_s);
 		vm_request_stop(vm, VM_STOP_TIMEOUT, EXIT_TIMEOUT);
@@ -126,7 +125,6 @@ int runloop(struct vm *vm, int sigfd)
 	struct console_in con = { .fd = vm->cfg.console_in_fd };
 	struct pollfd p[5];
 	unsigned halted_ticks = 0;
-	struct timespec ts;
 	uint64_t start_ns, junk;
 	int tickfd = arm_tick();
 
@@ -134,8 +132,7 @@ int runloop(struct vm *vm, int sigfd)
 		log_err("timerfd: %s", strerror(errno));
 		vm_request_stop(vm, VM_STOP_CRASH, EXIT_HOST);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	start_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	start_ns = mono_ns();
 	while (!vm_stopping(vm)) {
 		int nfd = 0, in_idx = -1;
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nkvm/clock.h"
 #include "nkvm/log.h"
 #include "nkvm/vm.h"
 
@@ -22,14 +23,6 @@ static void kick_handler(int sig)
 	(void)sig;
 	if (tls_run)
 		tls_run->immediate_exit = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 int vcpu_create(struct vm *vm, struct vcpu *v, int id)
@@ -297,7 +290,7 @@ void *vcpu_thread(void *arg)
 		if (v->id == 0 && !vm->first_run_logged) {
 			vm->first_run_logged = 1;
 			log_debug("first KVM_RUN after %.3f ms",
-				 (now_ns() - vm->t_start_ns) / 1e6);
+				 (mono_ns() - vm->t_start_ns) / 1e6);
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
