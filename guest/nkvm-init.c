@@ -24,6 +24,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -280,6 +281,7 @@ static void __attribute__((noreturn)) shutdown_now(int how)
 			drain(2);
 	}
 	sync();
+	tcdrain(1);	/* see report_exit */
 	reboot(how);
 	warn_err("reboot", errno);
 	for (;;) {
@@ -299,8 +301,14 @@ static void report_exit(int status)
 	int fd, port_err;
 
 	say(1, "nkvm: exit ", utoa((unsigned int)status, num, sizeof(num)), NULL);
-	/* The VMM stops at once: get the command's writes to disk first. */
+	/* The VMM stops at once: get the command's writes to disk first, and
+	 * wait until the console has really sent everything (write() only
+	 * queues it for the UART driver, which sends it on later interrupts;
+	 * without this the last lines, this marker included, are sometimes
+	 * lost). Not a tty: tcdrain fails harmlessly. */
 	sync();
+	tcdrain(1);
+	tcdrain(2);
 	/* /dev/port first: the kernel does the OUT at CPL0, which every VMM
 	 * accepts (a PVM-aware VMM may #GP a CPL3 OUT, killing PID 1), and it
 	 * works on kernels built without ioperm (CONFIG_X86_IOPL_IOPERM). */
