@@ -1,6 +1,6 @@
 /* Main-thread event loop: console input, signals, timeout, halt detection. */
 #include <errno.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -30,7 +30,9 @@ struct console_in {
 static bool console_flush(struct vm *vm, struct console_in *c)
 {
 	while (c->len) {
-		size_t n = serial_rx_push(&vm->serial, c->buf + c->off, c->len);
+		size_t n = vm->con_push ?
+			   vm->con_push(vm->con_opaque, c->buf + c->off, c->len) :
+			   serial_rx_push(&vm->serial, c->buf + c->off, c->len);
 
 		if (!n)
 			return false;
@@ -120,53 +122,137 @@ static void on_tick(struct vm *vm, int tickfd, unsigned *halted_ticks, uint64_t 
 	vm_kick_all(vm);
 }
 
+struct loop {
+	struct vm *vm;
+	struct console_in con;
+	bool con_watched;       /* con_watched_fd is in the epoll set */
+	int con_watched_fd;
+	bool con_unpollable;    /* a regular file or /dev/null: always ready */
+	int sigfd, tickfd;
+	unsigned halted_ticks;
+	uint64_t start_ns;
+};
+
+static void cb_stop(void *opaque, uint32_t events)
+{
+	struct loop *l = opaque;
+	uint64_t junk;
+
+	if (read(l->vm->stop_efd, &junk, sizeof(junk)) < 0)
+		junk = 0;
+}
+
+static void cb_signal(void *opaque, uint32_t events)
+{
+	struct loop *l = opaque;
+
+	on_signal(l->vm, l->sigfd);
+}
+
+static void cb_tick(void *opaque, uint32_t events)
+{
+	struct loop *l = opaque;
+
+	on_tick(l->vm, l->tickfd, &l->halted_ticks, l->start_ns);
+}
+
+static void cb_room(void *opaque, uint32_t events)
+{
+	struct loop *l = opaque;
+	uint64_t junk;
+
+	if (read(l->vm->console_efd, &junk, sizeof(junk)) < 0)
+		junk = 0;
+	console_flush(l->vm, &l->con);
+}
+
+static void cb_input(void *opaque, uint32_t events)
+{
+	struct loop *l = opaque;
+
+	console_read(l->vm, &l->con);
+}
+
+/* Watch console input only while the last chunk has gone into the guest,
+ * so a guest that does not read cannot make nkvm buffer without bound. */
+static void update_input(struct loop *l)
+{
+	struct console_in *c = &l->con;
+
+	if (l->con_watched && (c->fd < 0 || c->len)) {
+		evl_del(&l->vm->evl, l->con_watched_fd);
+		l->con_watched = false;
+	}
+	if (!l->con_watched && c->fd >= 0 && !c->len && !l->con_unpollable) {
+		int r = evl_add(&l->vm->evl, c->fd, EPOLLIN, cb_input, l);
+
+		if (r == -EPERM)
+			l->con_unpollable = true;  /* epoll refuses regular files */
+		else if (r == 0) {
+			l->con_watched = true;
+			l->con_watched_fd = c->fd;
+		}
+	}
+}
+
+static int add_fds(struct loop *l)
+{
+	struct vm *vm = l->vm;
+
+	if (evl_add(&vm->evl, vm->stop_efd, EPOLLIN, cb_stop, l) < 0 ||
+	    evl_add(&vm->evl, l->sigfd, EPOLLIN, cb_signal, l) < 0 ||
+	    evl_add(&vm->evl, l->tickfd, EPOLLIN, cb_tick, l) < 0 ||
+	    evl_add(&vm->evl, vm->console_efd, EPOLLIN, cb_room, l) < 0)
+		return -1;
+	return 0;
+}
+
+static void del_fds(struct loop *l)
+{
+	struct vm *vm = l->vm;
+
+	evl_del(&vm->evl, vm->stop_efd);
+	evl_del(&vm->evl, l->sigfd);
+	evl_del(&vm->evl, l->tickfd);
+	evl_del(&vm->evl, vm->console_efd);
+	if (l->con_watched)
+		evl_del(&vm->evl, l->con_watched_fd);
+}
+
 int runloop(struct vm *vm, int sigfd)
 {
-	struct console_in con = { .fd = vm->cfg.console_in_fd };
-	struct pollfd p[5];
-	unsigned halted_ticks = 0;
-	uint64_t start_ns, junk;
-	int tickfd = arm_tick();
+	struct loop l = {
+		.vm = vm,
+		.con = { .fd = vm->cfg.console_in_fd },
+		.sigfd = sigfd,
+		.tickfd = arm_tick(),
+		.start_ns = mono_ns(),
+	};
 
-	if (tickfd < 0) {
-		log_err("timerfd: %s", strerror(errno));
+	if (l.tickfd < 0 || add_fds(&l) < 0) {
+		log_err("event loop setup: %s", strerror(errno));
 		vm_request_stop(vm, VM_STOP_CRASH, EXIT_HOST);
 	}
-	start_ns = mono_ns();
 	while (!vm_stopping(vm)) {
-		int nfd = 0, in_idx = -1;
+		bool busy;
+		int r;
 
-		p[nfd++] = (struct pollfd){ .fd = vm->stop_efd, .events = POLLIN };
-		p[nfd++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
-		p[nfd++] = (struct pollfd){ .fd = tickfd, .events = POLLIN };
-		p[nfd++] = (struct pollfd){ .fd = vm->console_efd, .events = POLLIN };
-		/* read more input only when the UART took the last chunk */
-		if (con.fd >= 0 && !con.len) {
-			in_idx = nfd;
-			p[nfd++] = (struct pollfd){ .fd = con.fd, .events = POLLIN };
-		}
-		if (poll(p, nfd, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("poll: %s", strerror(errno));
+		update_input(&l);
+		/* unpollable input is read whenever the guest has room */
+		busy = l.con_unpollable && l.con.fd >= 0 && !l.con.len;
+		r = evl_run_once(&vm->evl, busy ? 0 : -1);
+		if (r < 0) {
+			log_err("epoll_wait: %s", strerror(-r));
 			vm_request_stop(vm, VM_STOP_CRASH, EXIT_HOST);
 			break;
 		}
-		if (p[1].revents & POLLIN)
-			on_signal(vm, sigfd);
-		if (p[2].revents & POLLIN)
-			on_tick(vm, tickfd, &halted_ticks, start_ns);
-		if (p[3].revents & POLLIN) {
-			if (read(vm->console_efd, &junk, sizeof(junk)) < 0)
-				junk = 0;
-			console_flush(vm, &con);
-		}
-		if (in_idx >= 0 && (p[in_idx].revents & (POLLIN | POLLHUP | POLLERR)))
-			console_read(vm, &con);
-		if (con.len)
-			console_flush(vm, &con);
+		if (busy && !vm_stopping(vm))
+			console_read(vm, &l.con);
+		if (l.con.len)
+			console_flush(vm, &l.con);
 	}
-	if (tickfd >= 0)
-		close(tickfd);
+	del_fds(&l);
+	if (l.tickfd >= 0)
+		close(l.tickfd);
 	return vm->exit_status;
 }

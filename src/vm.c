@@ -131,6 +131,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
 	vm->cfg = *cfg;
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	vm->evl.epfd = -1;
 	vm->gm.memfd = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->pf_hook.lock, NULL);
@@ -172,7 +173,32 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		return -EXIT_HOST;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
+	r = evl_init(&vm->evl);
+	if (r < 0) {
+		log_err("epoll: %s", strerror(-r));
+		return -EXIT_HOST;
+	}
 	return 0;
+}
+
+int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+int vm_irqfd(struct vm *vm, int gsi, int fd)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = (uint32_t)gsi };
+
+	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
 }
 
 int vm_setup_vcpus(struct vm *vm)
@@ -283,6 +309,9 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
+	/* after the vCPUs, before guest RAM: resets drain in-flight I/O */
+	vm_virtio_destroy(vm);
+	evl_destroy(&vm->evl);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
 	if (vm->profile)

@@ -10,8 +10,8 @@ struct gm;
 /*
  * Write the floating pointer and configuration table at LAYOUT_MPTABLE:
  * one processor entry per vCPU (APIC ID = index, BSP first), an ISA bus,
- * the IOAPIC (ID = ncpus, at LAYOUT_IOAPIC), ISA IRQs 0-15 routed to IOAPIC
- * pins 0-15 (matching KVM's default GSI routing), LINT0 ExtINT, LINT1 NMI.
+ * the IOAPIC (ID = ncpus, at LAYOUT_IOAPIC), IRQs 0-23 routed to IOAPIC
+ * pins 0-23 (matching KVM's default GSI routing), LINT0 ExtINT, LINT1 NMI.
  * Returns 0, or -EINVAL if ncpus is out of range.
  */
 int mptable_write(struct gm *gm, int ncpus) __attribute__((warn_unused_result));

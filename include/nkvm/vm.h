@@ -14,6 +14,7 @@
 
 #include "nkvm/boot.h"
 #include "nkvm/bus.h"
+#include "nkvm/evloop.h"
 #include "nkvm/gm.h"
 #include "nkvm/i8042.h"
 #include "nkvm/rtc.h"
@@ -45,6 +46,13 @@ enum vm_stop_reason {
 };
 
 struct vm;
+struct virtio_dev;
+struct virtio_slot;
+
+/* virtio-mmio windows: 4 KiB each from VM_VIRTIO_BASE, in the PCI hole
+ * below the IOAPIC; at most VM_MAX_VIRTIO (one free GSI each). */
+#define VM_VIRTIO_BASE 0xd0000000ULL
+#define VM_MAX_VIRTIO  18
 
 struct vcpu_stats {
 	unsigned long exits, io, mmio, intr, internal;
@@ -92,6 +100,9 @@ struct vm {
 	struct i8042 kbd;
 	struct rtc rtc;
 	struct boot_entry boot;
+	struct evl evl;           /* the main thread's event loop */
+	struct virtio_slot *virtio[VM_MAX_VIRTIO];
+	int nr_virtio;
 	void *cpuid;              /* struct kvm_cpuid2 * from KVM */
 	bool pvm;                 /* running on a kvm_pvm host */
 	struct pvm_stats pvm_stats;
@@ -108,7 +119,10 @@ struct vm {
 	enum vm_stop_reason stop_reason;
 	int exit_status;
 	int stop_efd;             /* eventfd the main loop waits on */
-	int console_efd;          /* eventfd: the UART has room for input again */
+	int console_efd;          /* eventfd: the console has room for input again */
+	/* where console input goes; NULL: the UART */
+	size_t (*con_push)(void *opaque, const uint8_t *buf, size_t len);
+	void *con_opaque;
 	uint64_t t_start_ns;      /* process start, for the first-run timing */
 	FILE *profile;            /* NKVM_PROFILE: RIP samples, one per tick */
 	volatile int first_run_logged;
@@ -142,6 +156,26 @@ void vm_destroy(struct vm *vm);
 
 /* Raise or lower an interrupt line of the in-kernel irqchip. */
 void vm_irq_line(struct vm *vm, int irq, int level);
+
+/* Have KVM signal fd when the guest writes `datamatch` (len bytes) to MMIO
+ * address addr, without an exit to userspace. 0 or -errno. */
+int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch,
+		 int fd) __attribute__((warn_unused_result));
+
+/* Have KVM raise GSI `gsi` (an edge) whenever fd is signalled. 0 or -errno. */
+int vm_irqfd(struct vm *vm, int gsi, int fd) __attribute__((warn_unused_result));
+
+/* vm_virtio.c: give an initialised virtio device an MMIO window and a GSI,
+ * wire its kicks and interrupt through KVM and the event loop. 0, or a
+ * negative EXIT_* code after one error line. */
+int vm_add_virtio(struct vm *vm, struct virtio_dev *d) __attribute__((warn_unused_result));
+
+/* The "virtio_mmio.device=..." parameters for every device added, space
+ * separated (malloc'd; "" when none), or NULL without memory. */
+char *vm_virtio_cmdline(const struct vm *vm);
+
+/* Reset and release every virtio transport (the models stay the caller's). */
+void vm_virtio_destroy(struct vm *vm);
 
 /* devices.c: register the legacy devices on the port bus. */
 int devices_init(struct vm *vm) __attribute__((warn_unused_result));

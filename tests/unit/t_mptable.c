@@ -121,7 +121,7 @@ static void test_ncpus(struct gm *gm, int n)
 	ok(mpc && sum(mpc, len) == 0, "%d CPUs: table checksum", n);
 	is_int(mpc[6], 4, "%d CPUs: table spec rev", n);
 	is_int(le32(mpc + 36), LAYOUT_LAPIC, "%d CPUs: LAPIC address", n);
-	is_int(le16(mpc + 34), n + 1 + 1 + 16 + 2, "%d CPUs: entry count", n);
+	is_int(le16(mpc + 34), n + 1 + 1 + 24 + 2, "%d CPUs: entry count", n);
 	is_int(le16(mpc + 40), 0, "%d CPUs: no extended table", n);
 	walk(mpc + 44, mpc + len, n, &c);
 	ok(!c.bad, "%d CPUs: every entry well formed and in order", n);
@@ -129,7 +129,7 @@ static void test_ncpus(struct gm *gm, int n)
 	is_int(c.bsp, 1, "%d CPUs: one BSP", n);
 	is_int(c.bus, 1, "%d CPUs: one bus", n);
 	is_int(c.ioapic, 1, "%d CPUs: one IOAPIC with id %d", n, n);
-	is_int(c.intsrc, 16, "%d CPUs: 16 I/O interrupt entries", n);
+	is_int(c.intsrc, 24, "%d CPUs: 24 I/O interrupt entries", n);
 	is_int(c.lint, 2, "%d CPUs: LINT0/LINT1", n);
 }
 

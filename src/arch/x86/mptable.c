@@ -13,7 +13,7 @@
 #define MPC_HDR_SIZE 44 /* configuration table header */
 #define MP_CPU_SIZE  20 /* processor entry; every other entry is 8 bytes */
 #define MP_ENTRY8    8
-#define MP_NR_IRQS   16 /* ISA IRQs routed to the IOAPIC */
+#define MP_NR_IRQS   24 /* IRQs routed to the IOAPIC: all its pins */
 
 #define MP_PROCESSOR 0
 #define MP_BUS       1
@@ -119,7 +119,7 @@ static uint8_t *mp_entries(uint8_t *p, int ncpus, uint8_t ioapic_id)
  * Write the MP floating pointer at LAYOUT_MPTABLE (in the BIOS area the
  * guest scans, 16-byte aligned) and the configuration table right after
  * it: ncpus processors (APIC ID = index, CPU 0 the BSP), the ISA bus, the
- * IOAPIC (ID = ncpus), ISA IRQ 0-15 -> pins 0-15, LINT0 ExtINT, LINT1 NMI.
+ * IOAPIC (ID = ncpus), IRQ 0-23 -> pins 0-23 (16-23 for virtio-mmio devices), LINT0 ExtINT, LINT1 NMI.
  * 0, -EINVAL for ncpus outside 1..MPTABLE_MAX_CPUS, -EFAULT without RAM.
  */
 int mptable_write(struct gm *gm, int ncpus)
