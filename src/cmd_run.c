@@ -21,6 +21,7 @@
 #include "nkvm/log.h"
 #include "nkvm/mptable.h"
 #include "nkvm/opts.h"
+#include "nkvm/run_devices.h"
 #include "nkvm/runloop.h"
 #include "nkvm/term.h"
 #include "nkvm/vm.h"
@@ -32,7 +33,7 @@
 #define RUN_HELP_SHOWN 1000
 #define MAX_FILE_SIZE (1ULL << 30)
 /* nkvm's base command line; -p is appended. pci=off: nkvm has no PCI bus. */
-#define BASE_CMDLINE "console=ttyS0 reboot=k panic=-1 pci=off 8250.nr_uarts=1 no_timer_check"
+#define BASE_CMDLINE "reboot=k panic=-1 pci=off 8250.nr_uarts=1 no_timer_check"
 
 struct run_opts {
 	const char *kernel, *initrd, *params;
@@ -41,6 +42,7 @@ struct run_opts {
 	uint64_t cpus;
 	uint64_t timeout;
 	bool verbose;
+	struct run_devices dev;
 };
 
 void cmd_run_usage(void)
@@ -57,6 +59,14 @@ void cmd_run_usage(void)
 "  -m, --mem SIZE        guest RAM: 512M, 4G, or MiB (default 256M; 64M-1T)\n"
 "  -c, --cpus N          vCPUs, 1-%d (default 1)\n"
 "      --console serial  guest console on this terminal through the 16550 UART\n"
+"                        (ttyS0, the default)\n"
+"      --console virtio  guest console on this terminal through virtio-console\n"
+"                        (hvc0)\n"
+"      --disk path=FILE[,ro=on][,direct=on][,serial=ID]\n"
+"                        a virtio-blk disk (/dev/vda, vdb... in order): a raw\n"
+"                        image or block device; ro=on read-only, direct=on\n"
+"                        O_DIRECT, serial= up to 20 characters; repeatable\n"
+"      --rng             a virtio-rng entropy device (/dev/hwrng)\n"
 "      --timeout SECONDS stop the guest after this long (exit status 124)\n"
 "  -v, --verbose         debug messages on stderr\n"
 "  -h, --help            this text\n"
@@ -142,6 +152,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "console", required_argument, NULL, 'C' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "disk", required_argument, NULL, 'D' },
+		{ "rng", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -170,8 +182,22 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 				return usage_error("--cpus '%s': must be a number from 1 to 256", optarg);
 			break;
 		case 'C':
-			if (strcmp(optarg, "serial") != 0)
-				return usage_error("--console '%s': only 'serial' is supported", optarg);
+			if (!strcmp(optarg, "serial"))
+				o->dev.virtio_console = false;
+			else if (!strcmp(optarg, "virtio"))
+				o->dev.virtio_console = true;
+			else
+				return usage_error("--console '%s': 'serial' or 'virtio'", optarg);
+			break;
+		case 'D': {
+			char err[256];
+
+			if (rundev_parse_disk(&o->dev, optarg, err, sizeof(err)) < 0)
+				return usage_error("%s", err);
+			break;
+		}
+		case 'R':
+			o->dev.rng = true;
 			break;
 		case 'T':
 			if (opts_parse_uint(optarg, 1, 1000000000, &o->timeout) < 0)
@@ -206,15 +232,22 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
+/* console, nkvm's base, PVM work-arounds, the virtio devices, then -p (last,
+ * so the user's parameters win). */
 static char *build_cmdline(const struct run_opts *o, struct vm *vm)
 {
-	char *s = NULL, *pvm = NULL;
+	char *s = NULL, *pvm = NULL, *virtio;
 
 	if (vm->pvm && !(pvm = pvm_cmdline(vm)))
 		return NULL;
-	if (asprintf(&s, "%s%s%s%s%s", BASE_CMDLINE, pvm ? " " : "", pvm ? pvm : "",
+	virtio = vm_virtio_cmdline(vm);
+	if (virtio &&
+	    asprintf(&s, "console=%s %s%s%s%s%s%s%s",
+		     o->dev.virtio_console ? "hvc0" : "ttyS0", BASE_CMDLINE,
+		     pvm ? " " : "", pvm ? pvm : "", *virtio ? " " : "", virtio,
 		     o->params ? " " : "", o->params ? o->params : "") < 0)
 		s = NULL;
+	free(virtio);
 	free(pvm);
 	return s;
 }
@@ -335,6 +368,8 @@ static int run_vm(struct run_opts *o, struct boot_image *img, uint64_t t0)
 	memset(&vm, 0, sizeof(vm));
 	vm.t_start_ns = t0;
 	r = vm_create(&vm, &cfg);
+	if (!r)
+		r = rundev_attach(&o->dev, &vm);
 	if (!r) {
 		cfg.cmdline = build_cmdline(o, &vm);
 		vm.cfg.cmdline = cfg.cmdline;
@@ -370,6 +405,7 @@ static int run_vm(struct run_opts *o, struct boot_image *img, uint64_t t0)
 		vm_destroy(&vm);
 		r = -r;
 	}
+	rundev_free(&o->dev);
 	if (sigfd >= 0)
 		close(sigfd);
 	free(cfg.cmdline);
@@ -403,12 +439,15 @@ int cmd_run(int argc, char **argv)
 	}
 	if (prevalidate(&img) < 0)
 		goto out;
+	if (rundev_open(&o.dev) < 0)
+		goto out;
 	r = run_vm(&o, &img, t0);
 out:
 	if (kernel)
 		munmap(kernel, img.kernel_size);
 	if (initrd)
 		munmap(initrd, img.initrd_size);
+	rundev_free(&o.dev);
 	free(o.default_kernel);
 	free(o.default_initrd);
 	if (r == RUN_HELP_SHOWN)

@@ -2,9 +2,11 @@
  * Asynchronous file I/O for the block device models: io_uring when the host
  * allows it, otherwise a small pool of worker threads, behind one interface.
  *
- * One thread (the device's event loop) owns an engine and makes every call;
- * only the worker threads inside the engine run concurrently. The loop polls
- * blk_io_event_fd() and calls blk_io_reap() when it is readable.
+ * Calls on one engine must not run concurrently: make them from one thread
+ * (the device's event loop) or under one lock (the device mutex); only the
+ * engine's own workers run beside them. The loop polls blk_io_event_fd()
+ * and calls blk_io_reap() when it is readable. Nothing blocks except
+ * blk_io_reap(wait=true) and blk_io_destroy().
  *
  * Requests belong to the caller and must stay valid, with their iovecs and
  * buffers, from blk_io_submit() until blk_io_reap() hands them back. At most

@@ -82,8 +82,10 @@ struct virtio_dev {
 	char vq_names[VIRTIO_MAX_QUEUES][24];
 	unsigned long violations;    /* times the guest broke the rules */
 
-	/* interrupt: set by the transport */
+	/* set by the transport: interrupt the guest; have notify(q) called
+	 * again soon (a device that stopped early to keep the loop fair) */
 	void (*raise)(struct virtio_dev *d);
+	void (*rekick)(struct virtio_dev *d, unsigned q);
 	void *transport;
 };
 

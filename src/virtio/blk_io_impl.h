@@ -55,7 +55,7 @@ struct blk_io {
 };
 
 /* WRITE_ZEROES without fallocate writes this much per step. */
-#define BLK_ZERO_CHUNK (256u << 10)
+#define BLK_ZERO_CHUNK (64u << 10)
 
 extern const struct blk_io_ops blk_io_uring_ops;
 extern const struct blk_io_ops blk_io_threads_ops;

@@ -39,6 +39,13 @@ static void raise_irq(struct virtio_dev *d)
 		log_warn("%s: interrupt eventfd: %s", d->name, strerror(errno));
 }
 
+static void notify(struct virtio_mmio *m, uint32_t q);
+
+static void rekick(struct virtio_dev *d, unsigned q)
+{
+	notify(d->transport, q);
+}
+
 int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
 		     uint64_t base, int irq)
 {
@@ -62,6 +69,7 @@ int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
 		goto err;
 	d->transport = m;
 	d->raise = raise_irq;
+	d->rekick = rekick;
 	return 0;
 err:
 	virtio_mmio_destroy(m);

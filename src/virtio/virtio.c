@@ -57,7 +57,10 @@ bool virtio_queue_live(const struct virtio_dev *d, unsigned q)
 
 void virtio_notify_used(struct virtio_dev *d, unsigned q, uint16_t old_used)
 {
-	if (q >= d->nr_queues || !vq_should_notify(&d->vq[q], old_used))
+	/* nothing pushed (an empty or malformed ring): no interrupt, which
+	 * vq_should_notify would grant without EVENT_IDX */
+	if (q >= d->nr_queues || d->vq[q].used_idx == old_used ||
+	    !vq_should_notify(&d->vq[q], old_used))
 		return;
 	d->isr |= VIRTIO_INT_VRING;
 	if (d->raise)

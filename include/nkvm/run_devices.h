@@ -1,0 +1,60 @@
+/*
+ * The devices `nkvm run` adds from its options: disks (--disk), the
+ * entropy device (--rng) and the virtio console (--console virtio).
+ *
+ * Order: parse each option (rundev_parse_disk), open the images before
+ * /dev/kvm (rundev_open: a bad disk is a usage error), attach them once
+ * the VM exists (rundev_attach), free after the VM is destroyed.
+ */
+#ifndef NKVM_RUN_DEVICES_H
+#define NKVM_RUN_DEVICES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nkvm/blk_image.h"
+#include "nkvm/virtio_blk.h"
+#include "nkvm/virtio_console.h"
+#include "nkvm/virtio_rng.h"
+
+#define RUN_MAX_DISKS 16
+
+struct disk_opts {
+	char *path;              /* malloc'd */
+	bool ro, direct;
+	char serial[VIRTIO_BLK_ID_BYTES + 1];
+};
+
+struct run_devices {
+	struct disk_opts disk[RUN_MAX_DISKS];
+	int nr_disks;
+	bool rng;
+	bool virtio_console;     /* the guest's console is hvc0 */
+	/* created by rundev_open / rundev_attach */
+	struct blk_image image[RUN_MAX_DISKS];
+	struct virtio_blk *blk[RUN_MAX_DISKS];
+	char blk_names[RUN_MAX_DISKS][16];
+	struct virtio_rng *rng_dev;
+	struct virtio_console *con_dev;
+};
+
+/*
+ * Parse a --disk value "path=FILE[,ro=on][,direct=on][,serial=S]" (or a
+ * bare FILE first) into the next disk. 0, or -EINVAL with a message in err.
+ */
+int rundev_parse_disk(struct run_devices *rd, const char *arg, char *err,
+		      size_t errlen) __attribute__((warn_unused_result));
+
+/* Open and lock every disk image. 0, or -1 after one error line. */
+int rundev_open(struct run_devices *rd) __attribute__((warn_unused_result));
+
+struct vm;
+
+/* Create the devices and place them in the VM. 0 or a negative EXIT_*. */
+int rundev_attach(struct run_devices *rd, struct vm *vm)
+	__attribute__((warn_unused_result));
+
+/* Free the device models and close the images (after vm_destroy). */
+void rundev_free(struct run_devices *rd);
+
+#endif

@@ -1,0 +1,208 @@
+/* Devices from `nkvm run` options (see run_devices.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nkvm/log.h"
+#include "nkvm/opts.h"
+#include "nkvm/run_devices.h"
+#include "nkvm/vm.h"
+
+static int disk_flag(const struct opts_kv *kv, bool *out, char *err, size_t errlen)
+{
+	int b = kv->val ? opts_parse_bool(kv->val) : -EINVAL;
+
+	if (b < 0) {
+		snprintf(err, errlen, "--disk %s='%s': expected on or off", kv->key,
+			 kv->val ? kv->val : "");
+		return -EINVAL;
+	}
+	*out = b;
+	return 0;
+}
+
+static int disk_kv(struct disk_opts *d, const struct opts_kv *kv, char *err,
+		   size_t errlen)
+{
+	if (!strcmp(kv->key, "ro"))
+		return disk_flag(kv, &d->ro, err, errlen);
+	if (!strcmp(kv->key, "direct"))
+		return disk_flag(kv, &d->direct, err, errlen);
+	if (!kv->val || !*kv->val) {
+		snprintf(err, errlen, "--disk %s: needs a value", kv->key);
+		return -EINVAL;
+	}
+	if (!strcmp(kv->key, "path")) {
+		free(d->path);
+		d->path = strdup(kv->val);
+		return d->path ? 0 : -ENOMEM;
+	}
+	if (!strcmp(kv->key, "serial")) {
+		if (strlen(kv->val) > VIRTIO_BLK_ID_BYTES) {
+			snprintf(err, errlen, "--disk serial='%s': at most %d characters",
+				 kv->val, VIRTIO_BLK_ID_BYTES);
+			return -EINVAL;
+		}
+		strcpy(d->serial, kv->val);
+		return 0;
+	}
+	snprintf(err, errlen, "--disk: unknown key '%s' (path, ro, direct, serial)", kv->key);
+	return -EINVAL;
+}
+
+int rundev_parse_disk(struct run_devices *rd, const char *arg, char *err,
+		      size_t errlen)
+{
+	struct opts_kv kv[OPTS_KV_MAX];
+	struct disk_opts d = { 0 };
+	char *copy;
+	int n, i, r = 0;
+
+	if (rd->nr_disks >= RUN_MAX_DISKS) {
+		snprintf(err, errlen, "--disk: at most %d disks", RUN_MAX_DISKS);
+		return -EINVAL;
+	}
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	n = opts_kv_split(copy, kv, OPTS_KV_MAX);
+	if (n < 0) {
+		snprintf(err, errlen, "--disk '%s': malformed (expected path=FILE,ro=on,...)", arg);
+		r = -EINVAL;
+	}
+	for (i = 0; i < n && !r; i++) {
+		if (i == 0 && !kv[i].val) {	/* a bare FILE first */
+			d.path = strdup(kv[i].key);
+			r = d.path ? 0 : -ENOMEM;
+		} else {
+			r = disk_kv(&d, &kv[i], err, errlen);
+		}
+	}
+	free(copy);
+	if (!r && !d.path) {
+		snprintf(err, errlen, "--disk '%s': no path= given", arg);
+		r = -EINVAL;
+	}
+	if (r) {
+		if (r == -ENOMEM)
+			snprintf(err, errlen, "--disk: out of memory");
+		free(d.path);
+		return r;
+	}
+	rd->image[rd->nr_disks].fd = -1;	/* not open yet */
+	rd->disk[rd->nr_disks++] = d;
+	return 0;
+}
+
+int rundev_open(struct run_devices *rd)
+{
+	char err[512];
+	int i;
+
+	for (i = 0; i < rd->nr_disks; i++) {
+		struct disk_opts *d = &rd->disk[i];
+
+		if (blk_image_open(&rd->image[i], d->path, d->ro, d->direct,
+				   err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int attach_disk(struct run_devices *rd, struct vm *vm, int i)
+{
+	struct blk_image *img = &rd->image[i];
+	struct virtio_blk_opts o = {
+		.path = rd->disk[i].path,
+		.ro = rd->disk[i].ro,
+		.direct = rd->disk[i].direct,
+		.serial = rd->disk[i].serial[0] ? rd->disk[i].serial : NULL,
+		.io_kind = BLK_IO_AUTO,
+	};
+	int r;
+
+	snprintf(rd->blk_names[i], sizeof(rd->blk_names[i]), "blk%d", i);
+	rd->blk[i] = calloc(1, sizeof(*rd->blk[i]));
+	if (!rd->blk[i])
+		return -ENOMEM;
+	r = virtio_blk_init(rd->blk[i], &vm->gm, &vm->evl, rd->blk_names[i],
+			    img->fd, img->size, img->logical_block, &o);
+	if (r < 0) {
+		free(rd->blk[i]);
+		rd->blk[i] = NULL;
+		log_err("disk %s: %s", o.path, strerror(-r));
+		return -EXIT_HOST;
+	}
+	return vm_add_virtio(vm, &rd->blk[i]->dev);
+}
+
+int rundev_attach(struct run_devices *rd, struct vm *vm)
+{
+	int i, r;
+
+	for (i = 0; i < rd->nr_disks; i++) {
+		r = attach_disk(rd, vm, i);
+		if (r < 0)
+			return r == -ENOMEM ? -EXIT_HOST : r;
+	}
+	if (rd->rng) {
+		rd->rng_dev = calloc(1, sizeof(*rd->rng_dev));
+		if (!rd->rng_dev || virtio_rng_init(rd->rng_dev, &vm->gm, "rng") < 0) {
+			free(rd->rng_dev);
+			rd->rng_dev = NULL;
+			log_err("rng: cannot create the device");
+			return -EXIT_HOST;
+		}
+		r = vm_add_virtio(vm, &rd->rng_dev->dev);
+		if (r < 0)
+			return r;
+	}
+	if (rd->virtio_console) {
+		rd->con_dev = calloc(1, sizeof(*rd->con_dev));
+		if (!rd->con_dev ||
+		    virtio_console_init(rd->con_dev, &vm->gm, "console",
+					vm->cfg.console_out_fd, vm->console_efd) < 0) {
+			free(rd->con_dev);
+			rd->con_dev = NULL;
+			log_err("console: cannot create the device");
+			return -EXIT_HOST;
+		}
+		r = vm_add_virtio(vm, &rd->con_dev->dev);
+		if (r < 0)
+			return r;
+		vm->con_push = virtio_console_input;
+		vm->con_opaque = rd->con_dev;
+	}
+	return 0;
+}
+
+void rundev_free(struct run_devices *rd)
+{
+	int i;
+
+	for (i = 0; i < rd->nr_disks; i++) {
+		if (rd->blk[i]) {
+			virtio_blk_destroy(rd->blk[i]);
+			free(rd->blk[i]);
+			rd->blk[i] = NULL;
+		}
+		blk_image_close(&rd->image[i]);
+		free(rd->disk[i].path);
+		rd->disk[i].path = NULL;
+	}
+	rd->nr_disks = 0;
+	if (rd->rng_dev) {
+		virtio_dev_destroy(&rd->rng_dev->dev);
+		free(rd->rng_dev);
+		rd->rng_dev = NULL;
+	}
+	if (rd->con_dev) {
+		virtio_dev_destroy(&rd->con_dev->dev);
+		free(rd->con_dev);
+		rd->con_dev = NULL;
+	}
+}
