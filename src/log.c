@@ -29,3 +29,14 @@ bool log_ratelimit_ok(struct log_ratelimit *rl)
 
 	return n < rl->burst || n % 1000 == 0;
 }
+
+void errbuf_printf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

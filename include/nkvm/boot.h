@@ -113,10 +113,6 @@ int boot_write_cmdline(struct gm *gm, const char *cmdline, size_t max_len)
  * untouched). */
 int boot_write_page_tables(struct gm *gm) __attribute__((warn_unused_result));
 
-/* Format a one-line loader error into err (NULL or errlen 0: dropped). */
-void boot_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Load any supported kernel (dispatches on boot_detect). */
 int boot_load(struct gm *gm, const struct boot_image *img,
 	      const struct e820_map *e820, struct boot_entry *out,

@@ -3,6 +3,7 @@
 #define NKVM_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -27,5 +28,10 @@ struct log_ratelimit {
 	unsigned burst;
 };
 bool log_ratelimit_ok(struct log_ratelimit *rl);
+
+/* printf into a caller's error buffer (parsers and loaders report errors
+ * this way); does nothing when err is NULL or errlen 0. */
+void errbuf_printf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "nkvm/le.h"
 #include "nkvm/boot.h"
+#include "nkvm/log.h"
 #include "nkvm/e820.h"
 #include "nkvm/gm.h"
 #include "nkvm/layout.h"
@@ -57,54 +59,20 @@
 /* heap end for a loader that never runs the real-mode setup (as others do) */
 #define BZ_HEAP_END       0xfe00
 
-static uint16_t get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
 static int bz_check_magic(const uint8_t *buf, size_t len, char *err,
 			  size_t errlen)
 {
 	if (len < HDR_VERSION + 2) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "file too small for a bzImage (%zu bytes)", len);
 		return -EINVAL;
 	}
 	if (get_le16(buf + HDR_BOOT_FLAG) != 0xaa55) {
-		boot_seterr(err, errlen, "no 0xAA55 boot flag at offset 0x1fe");
+		errbuf_printf(err, errlen, "no 0xAA55 boot flag at offset 0x1fe");
 		return -EINVAL;
 	}
 	if (memcmp(buf + HDR_MAGIC, "HdrS", 4) != 0) {
-		boot_seterr(err, errlen, "no \"HdrS\" setup header magic");
+		errbuf_printf(err, errlen, "no \"HdrS\" setup header magic");
 		return -EINVAL;
 	}
 	return 0;
@@ -119,21 +87,21 @@ static int bz_parse_sizes(const uint8_t *buf, size_t len,
 
 	info->setup_size = (sects + 1) * 512;
 	if (info->setup_size >= len) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "truncated: %u setup sectors but file is %zu bytes",
 			    sects, len);
 		return -EINVAL;
 	}
 	info->pm_offset = info->setup_size;
 	if (len - info->setup_size > UINT32_MAX) {
-		boot_seterr(err, errlen, "kernel too large (%zu bytes)", len);
+		errbuf_printf(err, errlen, "kernel too large (%zu bytes)", len);
 		return -EINVAL;
 	}
 	info->pm_size = (uint32_t)(len - info->setup_size);
 	/* build.c stores the kernel size (before its CRC) in 16-byte units */
 	sys_bytes = (uint64_t)get_le32(buf + HDR_SYSSIZE) * 16;
 	if (sys_bytes > info->pm_size) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "truncated: header says %llu kernel bytes, file has %u",
 			    (unsigned long long)sys_bytes, info->pm_size);
 		return -EINVAL;
@@ -158,7 +126,7 @@ int bzimage_parse(const uint8_t *buf, size_t len, struct bzimage_info *info,
 		return ret;
 	info->protocol = get_le16(buf + HDR_VERSION);
 	if (info->protocol < BZ_MIN_PROTOCOL) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "boot protocol %u.%02u is too old (need 2.06 or later)",
 			    info->protocol >> 8, info->protocol & 0xff);
 		return -EINVAL;
@@ -168,13 +136,13 @@ int bzimage_parse(const uint8_t *buf, size_t len, struct bzimage_info *info,
 		return ret;
 	/* setup_size >= 1024 > HDR_MAX_END: every field below is in the file */
 	if (!(buf[HDR_LOADFLAGS] & LOADED_HIGH)) {
-		boot_seterr(err, errlen, "zImage (loaded low), not a bzImage");
+		errbuf_printf(err, errlen, "zImage (loaded low), not a bzImage");
 		return -EINVAL;
 	}
 	if (info->protocol >= BZ_XLF_PROTOCOL)
 		info->xloadflags = get_le16(buf + HDR_XLOADFLAGS);
 	if (!(info->xloadflags & XLF_KERNEL_64)) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "32-bit-only kernel (no 64-bit entry, XLF_KERNEL_64 unset)");
 		return -EINVAL;
 	}
@@ -189,12 +157,12 @@ int bzimage_parse(const uint8_t *buf, size_t len, struct bzimage_info *info,
 	if (info->relocatable &&
 	    (info->kernel_alignment == 0 ||
 	     (info->kernel_alignment & (info->kernel_alignment - 1)))) {
-		boot_seterr(err, errlen, "bad kernel_alignment 0x%x",
+		errbuf_printf(err, errlen, "bad kernel_alignment 0x%x",
 			    info->kernel_alignment);
 		return -EINVAL;
 	}
 	if (!info->relocatable && info->pref_address < BZ_LOW_LIMIT) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "not relocatable and pref_address 0x%llx is unusable",
 			    (unsigned long long)info->pref_address);
 		return -EINVAL;
@@ -229,7 +197,7 @@ static int bz_choose_addr(const struct gm *gm, const struct bzimage_info *info,
 		return 0;
 	}
 	if (!info->relocatable) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "not relocatable and needs %llu MiB at 0x%llx, but low RAM ends at 0x%llx",
 			    (unsigned long long)(need >> 20),
 			    (unsigned long long)pref,
@@ -239,7 +207,7 @@ static int bz_choose_addr(const struct gm *gm, const struct bzimage_info *info,
 	a = (LAYOUT_KERNEL + info->kernel_alignment - 1) &
 	    ~((uint64_t)info->kernel_alignment - 1);
 	if (!bz_fits(a, need, low_end)) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "kernel needs %llu MiB (init_size) at 0x%llx, but low RAM ends at 0x%llx",
 			    (unsigned long long)(need >> 20),
 			    (unsigned long long)a, (unsigned long long)low_end);
@@ -294,14 +262,14 @@ static int bz_load_initrd(struct gm *gm, const struct boot_image *img,
 		return 0;
 	if (boot_place_initrd(gm, img->initrd_size, info->initrd_addr_max,
 			      kernel_end, &addr) < 0) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "initrd (%zu bytes) does not fit between the kernel end 0x%llx and 0x%llx",
 			    img->initrd_size, (unsigned long long)kernel_end,
 			    (unsigned long long)info->initrd_addr_max);
 		return -ENOSPC;
 	}
 	if (gm_write(gm, addr, img->initrd, img->initrd_size) < 0) {
-		boot_seterr(err, errlen, "cannot write initrd at 0x%llx",
+		errbuf_printf(err, errlen, "cannot write initrd at 0x%llx",
 			    (unsigned long long)addr);
 		return -EFAULT;
 	}
@@ -325,11 +293,11 @@ static int bz_load_cmdline(struct gm *gm, const struct boot_image *img,
 		max = LAYOUT_CMDLINE_MAX - 1;
 	ret = boot_write_cmdline(gm, img->cmdline, max);
 	if (ret == -E2BIG)
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "command line is %zu bytes, the kernel accepts at most %zu",
 			    strlen(img->cmdline), max);
 	else if (ret < 0)
-		boot_seterr(err, errlen, "cannot write the command line");
+		errbuf_printf(err, errlen, "cannot write the command line");
 	return ret;
 }
 
@@ -349,7 +317,7 @@ static int bz_load(struct gm *gm, const struct boot_image *img,
 		return ret;
 	memset(out, 0, sizeof(*out));
 	if (gm_write(gm, load, img->kernel + info.pm_offset, info.pm_size) < 0) {
-		boot_seterr(err, errlen, "cannot write the kernel at 0x%llx",
+		errbuf_printf(err, errlen, "cannot write the kernel at 0x%llx",
 			    (unsigned long long)load);
 		return -EFAULT;
 	}
@@ -362,7 +330,7 @@ static int bz_load(struct gm *gm, const struct boot_image *img,
 	if (ret)
 		return ret;
 	if (gm_write(gm, LAYOUT_ZERO_PAGE, zp, ZP_SIZE) < 0) {
-		boot_seterr(err, errlen, "cannot write the zero page");
+		errbuf_printf(err, errlen, "cannot write the zero page");
 		return -EFAULT;
 	}
 	out->kind = BOOT_BZIMAGE;
@@ -390,7 +358,7 @@ int bzimage_load(struct gm *gm, const struct boot_image *img,
 
 	ret = bz_load(gm, img, e820, out, zp, msg, sizeof(msg));
 	if (ret)
-		boot_seterr(err, errlen, "%s: %s",
+		errbuf_printf(err, errlen, "%s: %s",
 			    img->kernel_name ? img->kernel_name : "kernel", msg);
 	return ret;
 }

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nkvm/le.h"
 #include "nkvm/boot.h"
+#include "nkvm/log.h"
 #include "nkvm/gm.h"
 #include "nkvm/layout.h"
 
@@ -21,28 +23,6 @@
 #define GDT_CODE64 0x00af9b000000ffffULL /* L=1, present, exec/read */
 #define GDT_DATA   0x00cf93000000ffffULL /* 4 GiB flat, read/write */
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-/* printf into the caller's error buffer, if there is one. */
-void boot_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Identify a kernel file by its magic: a bzImage has the 0xAA55 boot flag
@@ -151,7 +131,7 @@ int boot_load(struct gm *gm, const struct boot_image *img,
 	case BOOT_PVH:
 		return pvh_load(gm, img, e820, out, err, errlen);
 	default:
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "%s: not a Linux kernel (no bzImage or ELF header)",
 			    img->kernel_name ? img->kernel_name : "kernel");
 		return -EINVAL;

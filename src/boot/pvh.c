@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nkvm/boot.h"
+#include "nkvm/log.h"
 #include "nkvm/e820.h"
 #include "nkvm/gm.h"
 #include "nkvm/layout.h"
@@ -76,25 +77,25 @@ static int pvh_check_ident(const uint8_t *buf, size_t len, char *err,
 			   size_t errlen)
 {
 	if (len < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0) {
-		boot_seterr(err, errlen, "not an ELF file");
+		errbuf_printf(err, errlen, "not an ELF file");
 		return -EINVAL;
 	}
 	if (buf[EI_CLASS] == ELFCLASS32) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "32-bit ELF, nkvm boots 64-bit kernels only");
 		return -EINVAL;
 	}
 	if (buf[EI_CLASS] != ELFCLASS64) {
-		boot_seterr(err, errlen, "bad ELF class %u", buf[EI_CLASS]);
+		errbuf_printf(err, errlen, "bad ELF class %u", buf[EI_CLASS]);
 		return -EINVAL;
 	}
 	if (buf[EI_DATA] != ELFDATA2LSB) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "not a little-endian ELF (EI_DATA %u)", buf[EI_DATA]);
 		return -EINVAL;
 	}
 	if (buf[EI_VERSION] != EV_CURRENT) {
-		boot_seterr(err, errlen, "bad ELF version %u", buf[EI_VERSION]);
+		errbuf_printf(err, errlen, "bad ELF version %u", buf[EI_VERSION]);
 		return -EINVAL;
 	}
 	return 0;
@@ -108,30 +109,30 @@ static int pvh_check_ehdr(const uint8_t *buf, size_t len, Elf64_Ehdr *eh,
 	if (ret)
 		return ret;
 	if (len < sizeof(*eh)) {
-		boot_seterr(err, errlen, "truncated ELF header (%zu bytes)", len);
+		errbuf_printf(err, errlen, "truncated ELF header (%zu bytes)", len);
 		return -EINVAL;
 	}
 	memcpy(eh, buf, sizeof(*eh));
 	if (eh->e_machine != EM_X86_64) {
-		boot_seterr(err, errlen, "not an x86-64 ELF (e_machine %u)",
+		errbuf_printf(err, errlen, "not an x86-64 ELF (e_machine %u)",
 			    eh->e_machine);
 		return -EINVAL;
 	}
 	if (eh->e_type != ET_EXEC) {
-		boot_seterr(err, errlen, "not an executable ELF (e_type %u)",
+		errbuf_printf(err, errlen, "not an executable ELF (e_type %u)",
 			    eh->e_type);
 		return -EINVAL;
 	}
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
 	    eh->e_phnum == PN_XNUM) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "bad program header table (e_phentsize %u, e_phnum %u)",
 			    eh->e_phentsize, eh->e_phnum);
 		return -EINVAL;
 	}
 	if (!in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr),
 		     len)) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "program headers at 0x%llx run past the end of the file",
 			    (unsigned long long)eh->e_phoff);
 		return -EINVAL;
@@ -143,14 +144,14 @@ static int pvh_check_load(const Elf64_Phdr *ph, size_t len,
 			  struct pvh_info *info, char *err, size_t errlen)
 {
 	if (!in_file(ph->p_offset, ph->p_filesz, len)) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "segment data at 0x%llx (%llu bytes) runs past the end of the file",
 			    (unsigned long long)ph->p_offset,
 			    (unsigned long long)ph->p_filesz);
 		return -EINVAL;
 	}
 	if (ph->p_filesz > ph->p_memsz) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "segment at 0x%llx has p_filesz > p_memsz",
 			    (unsigned long long)ph->p_paddr);
 		return -EINVAL;
@@ -158,13 +159,13 @@ static int pvh_check_load(const Elf64_Phdr *ph, size_t len,
 	if (ph->p_memsz == 0)
 		return 0;
 	if (ph->p_paddr < PVH_LOW_LIMIT) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "segment at 0x%llx overlaps nkvm's boot data below 1 MiB",
 			    (unsigned long long)ph->p_paddr);
 		return -EINVAL;
 	}
 	if (ph->p_paddr >= PVH_4G || ph->p_memsz > PVH_4G - ph->p_paddr) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "segment at 0x%llx (%llu bytes) goes beyond 4 GiB",
 			    (unsigned long long)ph->p_paddr,
 			    (unsigned long long)ph->p_memsz);
@@ -211,7 +212,7 @@ static int pvh_walk_notes(const uint8_t *p, uint64_t size, uint64_t align,
 
 		desc = align_up(name + namesz, align);
 		if (namesz > size - name || desc > size || descsz > size - desc) {
-			boot_seterr(err, errlen,
+			errbuf_printf(err, errlen,
 				    "malformed ELF note (namesz %u, descsz %u)",
 				    namesz, descsz);
 			return -EINVAL;
@@ -224,7 +225,7 @@ static int pvh_walk_notes(const uint8_t *p, uint64_t size, uint64_t align,
 		if (descsz == 4 || (descsz == 8 && get_u32(p + desc + 4) == 0)) {
 			info->entry = get_u32(p + desc);
 		} else {
-			boot_seterr(err, errlen,
+			errbuf_printf(err, errlen,
 				    "bad PVH entry note (descsz %u or address above 4 GiB)",
 				    descsz);
 			return -EINVAL;
@@ -258,7 +259,7 @@ int pvh_parse(const uint8_t *buf, size_t len, struct pvh_info *info,
 			ret = pvh_check_load(&ph, len, info, err, errlen);
 		} else if (ph.p_type == PT_NOTE) {
 			if (!in_file(ph.p_offset, ph.p_filesz, len)) {
-				boot_seterr(err, errlen,
+				errbuf_printf(err, errlen,
 					    "note segment runs past the end of the file");
 				return -EINVAL;
 			}
@@ -271,16 +272,16 @@ int pvh_parse(const uint8_t *buf, size_t len, struct pvh_info *info,
 			return ret;
 	}
 	if (!info->load_end) {
-		boot_seterr(err, errlen, "no loadable segments");
+		errbuf_printf(err, errlen, "no loadable segments");
 		return -EINVAL;
 	}
 	if (!found) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "no PVH entry note (build the kernel with CONFIG_PVH=y)");
 		return -EINVAL;
 	}
 	if (info->entry < info->load_start || info->entry >= info->load_end) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "PVH entry 0x%x is outside the loaded segments",
 			    info->entry);
 		return -EINVAL;
@@ -304,7 +305,7 @@ static int pvh_load_segments(struct gm *gm, const uint8_t *buf, char *err,
 			continue;
 		dst = gm_ptr(gm, ph.p_paddr, ph.p_memsz);
 		if (!dst) {
-			boot_seterr(err, errlen,
+			errbuf_printf(err, errlen,
 				    "segment at 0x%llx (%llu bytes) is outside guest RAM",
 				    (unsigned long long)ph.p_paddr,
 				    (unsigned long long)ph.p_memsz);
@@ -363,13 +364,13 @@ static int pvh_load_initrd(struct gm *gm, const struct boot_image *img,
 		return 0;
 	if (boot_place_initrd(gm, img->initrd_size, gm_low_end(gm) - 1, floor,
 			      &addr) < 0) {
-		boot_seterr(err, errlen,
+		errbuf_printf(err, errlen,
 			    "initrd (%zu bytes) does not fit in low RAM above the kernel end 0x%llx",
 			    img->initrd_size, (unsigned long long)floor);
 		return -ENOSPC;
 	}
 	if (gm_write(gm, addr, img->initrd, img->initrd_size) < 0) {
-		boot_seterr(err, errlen, "cannot write initrd at 0x%llx",
+		errbuf_printf(err, errlen, "cannot write initrd at 0x%llx",
 			    (unsigned long long)addr);
 		return -EFAULT;
 	}
@@ -394,7 +395,7 @@ static int pvh_load_all(struct gm *gm, const struct boot_image *img,
 		return ret;
 	ret = boot_write_cmdline(gm, img->cmdline, LAYOUT_CMDLINE_MAX - 1);
 	if (ret) {
-		boot_seterr(err, errlen, ret == -E2BIG ?
+		errbuf_printf(err, errlen, ret == -E2BIG ?
 			    "command line longer than %llu bytes" :
 			    "cannot write the command line (%llu bytes max)",
 			    LAYOUT_CMDLINE_MAX - 1);
@@ -404,7 +405,7 @@ static int pvh_load_all(struct gm *gm, const struct boot_image *img,
 	if (ret)
 		return ret;
 	if (pvh_write_start_info(gm, e820, out) < 0) {
-		boot_seterr(err, errlen, "cannot write the PVH start info");
+		errbuf_printf(err, errlen, "cannot write the PVH start info");
 		return -EFAULT;
 	}
 	out->kind = BOOT_PVH;
@@ -430,7 +431,7 @@ int pvh_load(struct gm *gm, const struct boot_image *img,
 
 	ret = pvh_load_all(gm, img, e820, out, msg, sizeof(msg));
 	if (ret)
-		boot_seterr(err, errlen, "%s: %s",
+		errbuf_printf(err, errlen, "%s: %s",
 			    img->kernel_name ? img->kernel_name : "kernel", msg);
 	return ret;
 }

@@ -4,30 +4,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "nkvm/le.h"
 #include "nkvm/evloop.h"
 #include "nkvm/log.h"
 #include "nkvm/virtio_blk.h"
 
 #define BLK_QUEUE_MAX 256
 #define REAP_BATCH 32
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, (uint16_t)v);
-	put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* struct virtio_blk_config, little endian, fixed for the device's life. */
 static void build_config(struct virtio_blk *b)

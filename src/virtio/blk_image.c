@@ -21,17 +21,6 @@
 #include "nkvm/blk_image.h"
 #include "nkvm/log.h"
 
-static __attribute__((format(printf, 3, 4)))
-void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Refuse what is neither a regular file nor a block device: -EISDIR for a
  * directory, -EINVAL for the rest. */
@@ -40,7 +29,7 @@ static int type_error(const char *path, mode_t m, char *err, size_t errlen)
 	const char *what = "not a regular file";
 
 	if (S_ISDIR(m)) {
-		seterr(err, errlen, "%s: is a directory; give a raw image file or a "
+		errbuf_printf(err, errlen, "%s: is a directory; give a raw image file or a "
 		       "block device", path);
 		return -EISDIR;
 	}
@@ -50,7 +39,7 @@ static int type_error(const char *path, mode_t m, char *err, size_t errlen)
 		what = "a FIFO";
 	else if (S_ISSOCK(m))
 		what = "a socket";
-	seterr(err, errlen, "%s: %s, not a raw image; give a regular file or a "
+	errbuf_printf(err, errlen, "%s: %s, not a raw image; give a regular file or a "
 	       "block device", path, what);
 	return -EINVAL;
 }
@@ -63,20 +52,20 @@ static int open_error(const char *path, bool ro, bool direct, int e,
 
 	switch (e) {
 	case ENOENT:
-		seterr(err, errlen, "%s: no such file; fix the path or create the image "
+		errbuf_printf(err, errlen, "%s: no such file; fix the path or create the image "
 		       "first (e.g. truncate -s 1G %s)", path, path);
 		break;
 	case EACCES:
 	case EPERM:
 		if (ro)
-			seterr(err, errlen, "%s: permission denied opening it read-only; "
+			errbuf_printf(err, errlen, "%s: permission denied opening it read-only; "
 			       "check its permissions", path);
 		else
-			seterr(err, errlen, "%s: permission denied opening it read-write; "
+			errbuf_printf(err, errlen, "%s: permission denied opening it read-write; "
 			       "check its permissions or use ro=on", path);
 		break;
 	case EROFS:
-		seterr(err, errlen, "%s: on a read-only filesystem; use ro=on", path);
+		errbuf_printf(err, errlen, "%s: on a read-only filesystem; use ro=on", path);
 		break;
 	case EISDIR:
 		return type_error(path, S_IFDIR, err, errlen);
@@ -88,10 +77,10 @@ static int open_error(const char *path, bool ro, bool direct, int e,
 		    !S_ISBLK(st.st_mode))
 			return type_error(path, st.st_mode, err, errlen);
 		if (e == EINVAL && direct)
-			seterr(err, errlen, "%s: the filesystem does not support O_DIRECT; "
+			errbuf_printf(err, errlen, "%s: the filesystem does not support O_DIRECT; "
 			       "use direct=off or move the image", path);
 		else
-			seterr(err, errlen, "%s: cannot open: %s", path, strerror(e));
+			errbuf_printf(err, errlen, "%s: cannot open: %s", path, strerror(e));
 		break;
 	}
 	return -e;
@@ -129,7 +118,7 @@ static int image_size(struct blk_image *img, const struct stat *st,
 	}
 	if (ioctl(img->fd, BLKGETSIZE64, &img->size) < 0) {
 		e = errno;
-		seterr(err, errlen, "%s: cannot get the block device's size: %s",
+		errbuf_printf(err, errlen, "%s: cannot get the block device's size: %s",
 		       img->path, strerror(e));
 		return -e;
 	}
@@ -158,16 +147,16 @@ static int image_lock(struct blk_image *img, char *err, size_t errlen)
 		return 0;
 	}
 	if (e != EAGAIN && e != EACCES) {
-		seterr(err, errlen, "%s: cannot lock: %s", img->path, strerror(e));
+		errbuf_printf(err, errlen, "%s: cannot lock: %s", img->path, strerror(e));
 		return -e;
 	}
 	/* Who holds it? A writer excludes everyone; readers only writers. */
 	if (fcntl(img->fd, F_OFD_GETLK, &q) == 0 && q.l_type == F_RDLCK)
-		seterr(err, errlen, "%s: in use by another process or disk (open "
+		errbuf_printf(err, errlen, "%s: in use by another process or disk (open "
 		       "read-only); use ro=on to share it or stop the other VM",
 		       img->path);
 	else
-		seterr(err, errlen, "%s: in use by another process or disk (locked "
+		errbuf_printf(err, errlen, "%s: in use by another process or disk (locked "
 		       "for writing); stop the other VM first", img->path);
 	return -EBUSY;
 }
@@ -180,7 +169,7 @@ static int image_check(struct blk_image *img, char *err, size_t errlen)
 
 	if (fstat(img->fd, &st) < 0) {
 		e = errno;
-		seterr(err, errlen, "%s: cannot stat: %s", img->path, strerror(e));
+		errbuf_printf(err, errlen, "%s: cannot stat: %s", img->path, strerror(e));
 		return -e;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
@@ -190,20 +179,20 @@ static int image_check(struct blk_image *img, char *err, size_t errlen)
 	fl = fcntl(img->fd, F_GETFL);
 	if (fl < 0 || fcntl(img->fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		e = errno;
-		seterr(err, errlen, "%s: fcntl: %s", img->path, strerror(e));
+		errbuf_printf(err, errlen, "%s: fcntl: %s", img->path, strerror(e));
 		return -e;
 	}
 	ret = image_size(img, &st, err, errlen);
 	if (ret)
 		return ret;
 	if (img->size == 0) {
-		seterr(err, errlen, "%s: empty image (0 bytes); give it a size first "
+		errbuf_printf(err, errlen, "%s: empty image (0 bytes); give it a size first "
 		       "(e.g. truncate -s 1G %s)", img->path, img->path);
 		return -EINVAL;
 	}
 	/* QEMU rounds down; refusing hides nothing from the guest */
 	if (img->size % BLK_SECTOR_SIZE) {
-		seterr(err, errlen, "%s: size %llu is not a multiple of 512 bytes; "
+		errbuf_printf(err, errlen, "%s: size %llu is not a multiple of 512 bytes; "
 		       "round it up with truncate -s %%512 %s", img->path,
 		       (unsigned long long)img->size, img->path);
 		return -EINVAL;
@@ -221,12 +210,12 @@ int blk_image_open(struct blk_image *img, const char *path, bool ro, bool direct
 	memset(img, 0, sizeof(*img));
 	img->fd = -1;
 	if (!path || !*path) {
-		seterr(err, errlen, "disk image: empty path");
+		errbuf_printf(err, errlen, "disk image: empty path");
 		return -EINVAL;
 	}
 	img->path = strdup(path);
 	if (!img->path) {
-		seterr(err, errlen, "%s: out of memory", path);
+		errbuf_printf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	img->ro = ro;

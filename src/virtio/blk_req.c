@@ -12,21 +12,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include "nkvm/le.h"
 #include "nkvm/virtio_blk.h"
 
 #define HDR_BYTES 16
 #define SEG_BYTES 16	/* struct virtio_blk_discard_write_zeroes */
 #define DWZ_F_UNMAP 1
-
-static uint32_t le32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /*
  * dst = the bytes [skip, skip + len) of src[0, n). Returns the number of
@@ -114,9 +105,9 @@ static uint8_t parse_dwz(const struct blk_limits *lim, struct vq_chain *c,
 	if (c->out_len - HDR_BYTES != SEG_BYTES ||
 	    vq_iov_copy_from(c, HDR_BYTES, seg, SEG_BYTES) != SEG_BYTES)
 		return VIRTIO_BLK_S_UNSUPP;
-	sector = le64(seg);
-	num = le32(seg + 8);
-	flags = le32(seg + 12);
+	sector = get_le64(seg);
+	num = get_le32(seg + 8);
+	flags = get_le32(seg + 12);
 	/* unmap is only meaningful for write-zeroes; other bits reserved */
 	if (flags & ~(uint32_t)DWZ_F_UNMAP || (!zeroes && flags))
 		return VIRTIO_BLK_S_UNSUPP;
@@ -172,8 +163,8 @@ int blk_req_parse(const struct blk_limits *lim, const char *serial,
 	    vq_iov_copy_from(c, 0, hdr, HDR_BYTES) != HDR_BYTES)
 		return -EINVAL;
 	req->status_ptr = status_byte(c);
-	req->type = le32(hdr);
-	sector = le64(hdr + 8);
+	req->type = get_le32(hdr);
+	sector = get_le64(hdr + 8);
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
 		req->status = parse_rw(lim, c, req, sector, false);

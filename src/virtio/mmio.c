@@ -10,23 +10,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "nkvm/le.h"
 #include "nkvm/log.h"
 #include "nkvm/virtio_mmio.h"
 
 #define MMIO_LOG_BURST 5
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-	p[2] = v >> 16;
-	p[3] = v >> 24;
-}
 
 static void raise_irq(struct virtio_dev *d)
 {

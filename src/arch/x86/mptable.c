@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "nkvm/le.h"
 #include "nkvm/gm.h"
 #include "nkvm/layout.h"
 #include "nkvm/mptable.h"
@@ -41,18 +42,6 @@
 _Static_assert(LAYOUT_MPTABLE + MPF_SIZE + MPC_MAX_SIZE <= 0x100000,
 	       "MP table fits in the BIOS area below 1 MiB");
 _Static_assert(LAYOUT_MPTABLE % 16 == 0, "floating pointer is 16-byte aligned");
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* The byte that makes the sum of p[0..len) zero. */
 static uint8_t mp_checksum(const uint8_t *p, size_t len)
