@@ -140,8 +140,26 @@ if [ -f "$GOOD_KERNEL" ]; then
 	usage_error "-c 0" run "${K[@]}" -c 0
 	usage_error "-c 1000" run "${K[@]}" -c 1000
 	usage_error "--timeout -1" run "${K[@]}" --timeout -1
+	usage_error "--console bogus" run "${K[@]}" --console bogus
+	# disks: checked before /dev/kvm is opened, so these boot nothing
+	usage_error "--disk missing file" run "${K[@]}" --disk "path=$IN/no-disk"
+	grep -q "$IN/no-disk" "$T/err"
+	ok $? "--disk missing file: the message names the file"
+	usage_error "--disk directory" run "${K[@]}" --disk "$IN"
+	usage_error "--disk empty file" run "${K[@]}" --disk "$IN/empty"
+	head -c 1000 /dev/zero >"$IN/odd.img"
+	usage_error "--disk size not a multiple of 512" run "${K[@]}" --disk "$IN/odd.img"
+	truncate -s 1M "$IN/disk.img"
+	usage_error "--disk unknown key" run "${K[@]}" --disk "path=$IN/disk.img,cache=none"
+	usage_error "--disk ro=maybe" run "${K[@]}" --disk "path=$IN/disk.img,ro=maybe"
+	usage_error "--disk serial too long" run "${K[@]}" \
+		--disk "path=$IN/disk.img,serial=123456789012345678901"
+	usage_error "--disk without a path" run "${K[@]}" --disk ro=on
+	many=()
+	for i in $(seq 17); do many+=(--disk "path=$IN/disk.img,ro=on"); done
+	usage_error "17 disks" run "${K[@]}" "${many[@]}"
 else
-	skip 28 "no $GOOD_KERNEL (make guests)"
+	skip 69 "no $GOOD_KERNEL (make guests)"
 fi
 
 # --version and run --help.
