@@ -21,7 +21,7 @@ if ! [ -x "$NKVM" ]; then
 	echo "Bail out! no nkvm binary at $NKVM (run make)"
 	exit 1
 fi
-for g in hello irq badport trivial triple halt hang reset; do
+for g in hello irq badport trivial triple halt hang reset blk badring; do
 	if ! [ -f "$GUESTS/$g.elf" ]; then
 		echo "Bail out! missing $GUESTS/$g.elf (run make guests)"
 		exit 1
@@ -128,6 +128,45 @@ check "triple: stderr has a register dump (rip, cr0)" \
 # halt: hlt with interrupts off never wakes up: nkvm must see that the
 # guest is halted for good and end it with status 0, well before the guard.
 expect_boot halt 0 "nkvm-guest: halt"
+
+# blk: a polling virtio-blk driver on two disks, rw then ro (windows
+# 0xd0000000 and 0xd0001000).  The images repeat a 16-byte line; the guest
+# checks the rw disk's sector 1, overwrites it with "nkvm-sector1-XX\n"
+# (XX = 00..1f), flushes, reads it back, reads past the end (IOERR), asks
+# for the serial (GET_ID); on the ro disk it reads sector 0 and a write must
+# fail.  Exit 64; any other status names the failing step (see blk.S).
+yes nkvm-rw-disk-ok | head -c 65536 >"$T/rw.img"
+yes nkvm-ro-disk-ok | head -c 65536 >"$T/ro.img"
+cp "$T/rw.img" "$T/rw.orig"
+cp "$T/ro.img" "$T/ro.orig"
+printf 'nkvm-sector1-%02x\n' $(seq 0 31) >"$T/sector1"
+boot blk --disk "path=$T/rw.img,serial=tiny-serial" --disk "path=$T/ro.img,ro=on"
+check "blk: exit status 64 (got $rc, ${secs}s)" test "$rc" -eq 64
+check "blk: stdout has 'nkvm-guest: blk ok'" \
+	grep -qxF "nkvm-guest: blk ok" "$out.txt"
+check "blk: the rw image's sector 1 holds what the guest wrote" \
+	cmp -s -n 512 -i 512:0 "$T/rw.img" "$T/sector1"
+check "blk: the rest of the rw image is unchanged" \
+	sh -c "cmp -s -n 512 '$T/rw.img' '$T/rw.orig' && cmp -s -i 1024 '$T/rw.img' '$T/rw.orig'"
+check "blk: the ro image is byte-identical" cmp -s "$T/ro.img" "$T/ro.orig"
+check "blk: no device warnings on stderr (the driver broke no rule)" \
+	sh -c "! grep -q 'warning: blk' '$err'"
+[ "$bad" -eq 0 ] || show
+
+# badring: a hostile driver posts a self-looping descriptor, a buffer far
+# outside RAM, and an avail index too far ahead; each time the device must
+# set NEEDS_RESET with a config interrupt, and work again after a reset.
+# nkvm must survive all three: the exit status is the guest's (0x41).
+cp "$T/rw.orig" "$T/bad.img"
+boot badring --disk "path=$T/bad.img"
+check "badring: exit status 65 (got $rc, ${secs}s)" test "$rc" -eq 65
+check "badring: stdout has 'nkvm-guest: badring ok'" \
+	grep -qxF "nkvm-guest: badring ok" "$out.txt"
+check "badring: stderr has the device's 'needs reset' warning" \
+	grep -q 'blk0: .*device needs reset' "$err"
+check "badring: no register dump on stderr" sh -c "! grep -q RIP '$err'"
+check "badring: the image is unchanged" cmp -s "$T/bad.img" "$T/rw.orig"
+[ "$bad" -eq 0 ] || show
 
 # hang: spins for ever.  --timeout must end it with 124 ...
 boot hang --timeout 2
