@@ -14,26 +14,18 @@
 #include <unistd.h>
 
 #include "nkvm/blk_io.h"
-#include "nkvm/gm.h"
 #include "nkvm/log.h"
 #include "nkvm/virtio.h"
 #include "nkvm/virtio_blk.h"
 #include "nkvm/virtio_mmio.h"
 #include "nkvm/virtq.h"
 #include "tap.h"
+#include "vq_driver.h"
 
 #define OK_    VIRTIO_BLK_S_OK
 #define IOERR  VIRTIO_BLK_S_IOERR
 #define UNSUPP VIRTIO_BLK_S_UNSUPP
 #define CAP    2048ULL /* sectors of the parser's disk and the test file */
-
-static bool all_byte(const uint8_t *p, uint8_t b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != b)
-			return false;
-	return true;
-}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -71,6 +63,7 @@ static uint8_t pb[0x10000];
 static struct vq_chain ch;
 static struct blk_req req;
 static const struct blk_limits lim_rw = { CAP, false, true, true, 512 };
+static const struct blk_limits lim_ro = { CAP, true, true, true, 512 };
 
 static void ch_reset(uint16_t head)
 {
@@ -230,9 +223,6 @@ static void test_parse_rw(void)
 
 static void test_parse_range(void)
 {
-	struct blk_limits ro = lim_rw;
-
-	ro.ro = true;
 	simple(VIRTIO_BLK_T_IN, CAP, 512);
 	expect_final(&lim_rw, IOERR, 1, "IN at sector = capacity");
 	simple(VIRTIO_BLK_T_IN, CAP - 1, 1024);
@@ -256,20 +246,17 @@ static void test_parse_range(void)
 	simple(VIRTIO_BLK_T_IN, 0, 511);
 	expect_final(&lim_rw, IOERR, 1, "IN of 511 bytes");
 	simple(VIRTIO_BLK_T_OUT, 0, 512);
-	expect_final(&ro, IOERR, 1, "OUT on a read-only disk");
+	expect_final(&lim_ro, IOERR, 1, "OUT on a read-only disk");
 	simple(VIRTIO_BLK_T_IN, 0, 512);
-	expect_submit(&ro, BLK_IO_READ, 513, "IN on a read-only disk");
+	expect_submit(&lim_ro, BLK_IO_READ, 513, "IN on a read-only disk");
 }
 
 static void test_parse_flush(void)
 {
-	struct blk_limits ro = lim_rw;
-
-	ro.ro = true;
 	simple(VIRTIO_BLK_T_FLUSH, 0, 0);
 	expect_submit(&lim_rw, BLK_IO_FLUSH, 1, "FLUSH");
 	simple(VIRTIO_BLK_T_FLUSH, 0, 0);
-	expect_final(&ro, OK_, 1, "FLUSH on a read-only disk: OK at once");
+	expect_final(&lim_ro, OK_, 1, "FLUSH on a read-only disk: OK at once");
 }
 
 /* GET_ID into `room` writable bytes (status included) in one buffer. */
@@ -398,12 +385,10 @@ static void test_parse_dwz(void)
 	l.write_zeroes = false;
 	dwz(Z, 0, 1, 0, 16);
 	expect_final(&l, UNSUPP, 1, "WRITE_ZEROES when not supported");
-	l = lim_rw;
-	l.ro = true;
 	dwz(D, 0, 1, 0, 16);
-	expect_final(&l, IOERR, 1, "DISCARD on a read-only disk");
+	expect_final(&lim_ro, IOERR, 1, "DISCARD on a read-only disk");
 	dwz(Z, 0, 1, 0, 16);
-	expect_final(&l, IOERR, 1, "WRITE_ZEROES on a read-only disk");
+	expect_final(&lim_ro, IOERR, 1, "WRITE_ZEROES on a read-only disk");
 }
 
 static void test_parse_other(void)
@@ -488,50 +473,14 @@ static void test_parse_other(void)
 #define R_DATA    0x10000ULL /* 64 KiB per slot */
 #define FILE_SIZE ((CAP * 512) + 100)
 
-#define ST_ALL (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | \
-		VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
 #define F(bit) (1ULL << (bit))
 
-static uint8_t *ram;
-static struct gm gm;
-
+/* A virtio-blk device behind its transport, and the driver's ring. */
 struct dev {
 	struct virtio_blk b;
 	struct virtio_mmio m;
-	uint16_t avail_idx, next_desc;
+	struct ring r;
 };
-
-static uint32_t rd(struct virtio_mmio *m, uint64_t off)
-{
-	uint8_t b[4];
-
-	virtio_mmio_access(m, off, b, 4, false);
-	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
-{
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-			 (uint8_t)(v >> 24) };
-
-	virtio_mmio_access(m, off, b, 4, true);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, ram + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, ram + gpa, 4);
-	return v;
-}
 
 static uint8_t fpat(uint64_t off, unsigned seed)
 {
@@ -567,111 +516,60 @@ static bool file_is(int fd, uint64_t off, size_t n, int seed)
 	return good;
 }
 
-/* Driver: reset, negotiate, one queue of QSIZE, DRIVER_OK. Status read. */
+/* Driver: reset, negotiate, one queue of QSIZE on a cleared ring (and
+ * cleared headers and status bytes), DRIVER_OK. The status read back. */
 static uint32_t drv_setup(struct dev *d, uint64_t features)
 {
-	struct virtio_mmio *m = &d->m;
+	uint32_t st = drv_negotiate(&d->m, features);
 
-	wr(m, VIRTIO_MMIO_STATUS, 0);
 	memset(ram, 0, R_DATA);
-	d->avail_idx = d->next_desc = 0;
-	wr(m, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	wr(m, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(m, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
-	wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(m, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
-	wr(m, VIRTIO_MMIO_STATUS, ST_ALL & ~VIRTIO_STATUS_DRIVER_OK);
-	if (!(rd(m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK))
-		return rd(m, VIRTIO_MMIO_STATUS);
-	wr(m, VIRTIO_MMIO_QUEUE_SEL, 0);
-	wr(m, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, R_DESC);
-	wr(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, R_AVAIL);
-	wr(m, VIRTIO_MMIO_QUEUE_USED_LOW, R_USED);
-	wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
-	wr(m, VIRTIO_MMIO_STATUS, ST_ALL);
-	return rd(m, VIRTIO_MMIO_STATUS);
-}
-
-static uint16_t used_idx(void)
-{
-	return get16(R_USED + 2);
+	ring_init(&d->r, R_DESC, R_AVAIL, R_USED, QSIZE);
+	if (!(st & ST_FOK))
+		return st;
+	drv_queue_ring(&d->m, 0, &d->r);
+	drv_ok(&d->m);
+	return mmio_rd(&d->m, VIRTIO_MMIO_STATUS);
 }
 
 /* Used length of the newest used element for head, or -1. */
-static long used_len_of(uint16_t head)
+static long used_len_of(const struct dev *d, uint16_t head)
 {
-	uint16_t n = used_idx();
+	uint16_t n = ring_used_idx(&d->r);
 
-	for (uint16_t i = n; i != (uint16_t)(n - QSIZE) && i != 0; i--) {
-		uint64_t e = R_USED + 4 + 8ULL * ((uint16_t)(i - 1) % QSIZE);
-
-		if (get32(e) == head)
-			return get32(e + 4);
-	}
+	for (uint16_t i = n; i != (uint16_t)(n - QSIZE) && i != 0; i--)
+		if (ring_used_id(&d->r, i - 1) == head)
+			return ring_used_len(&d->r, i - 1);
 	return -1;
-}
-
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	bool w;
-};
-
-/* Chain the segments (descriptors from a rotating allocator) and make it
- * available; returns the head. */
-static uint16_t post(struct dev *d, const struct seg *s, unsigned n)
-{
-	uint16_t head = d->next_desc % QSIZE;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t idx = d->next_desc++ % QSIZE;
-		struct virtq_desc desc = {
-			s[i].gpa, s[i].len,
-			(uint16_t)((s[i].w ? VIRTQ_DESC_F_WRITE : 0) |
-				   (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
-			(uint16_t)(d->next_desc % QSIZE),
-		};
-
-		memcpy(ram + R_DESC + 16ULL * idx, &desc, sizeof(desc));
-	}
-	memcpy(ram + R_AVAIL + 4 + 2ULL * (d->avail_idx % QSIZE), &head, 2);
-	d->avail_idx++;
-	__atomic_store_n((uint16_t *)(void *)(ram + R_AVAIL + 2), d->avail_idx,
-			 __ATOMIC_RELEASE);
-	return head;
 }
 
 /* A request in slot k: header, one data buffer (if len), status byte. */
 static uint16_t post_req(struct dev *d, unsigned k, uint32_t type, uint64_t sector,
 			 uint64_t data, uint32_t len, bool w)
 {
-	struct seg s[3];
+	struct ring_seg s[3];
 	unsigned n = 0;
 
 	mkhdr(ram + R_HDR + 16 * k, type, sector);
 	ram[R_STAT + k] = 0xff;
-	s[n++] = (struct seg){ R_HDR + 16 * k, 16, false };
+	s[n++] = (struct ring_seg){ R_HDR + 16 * k, 16, false };
 	if (len)
-		s[n++] = (struct seg){ data, len, w };
-	s[n++] = (struct seg){ R_STAT + k, 1, true };
-	return post(d, s, n);
+		s[n++] = (struct ring_seg){ data, len, w };
+	s[n++] = (struct ring_seg){ R_STAT + k, 1, true };
+	return ring_post(&d->r, s, n);
 }
 
 /* QueueNotify, the event loop's kick, then completions until the used
  * index reaches `want`. */
 static void run(struct dev *d, uint16_t want)
 {
-	wr(&d->m, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	virtio_mmio_kick(&d->m, 0);
-	for (int i = 0; i < 1000 && used_idx() != want; i++) {
+	drv_kick(&d->m, 0);
+	for (int i = 0; i < 1000 && ring_used_idx(&d->r) != want; i++) {
 		pthread_mutex_lock(&d->b.dev.lock);
 		virtio_blk_complete(&d->b, true);
 		pthread_mutex_unlock(&d->b.dev.lock);
 	}
-	if (used_idx() != want)
-		diag("used idx %u, want %u", used_idx(), want);
+	if (ring_used_idx(&d->r) != want)
+		diag("used idx %u, want %u", ring_used_idx(&d->r), want);
 }
 
 /* One request in slot 0, run to completion: its status byte, *len its
@@ -681,42 +579,38 @@ static int do_req(struct dev *d, uint32_t type, uint64_t sector, uint64_t data,
 {
 	uint16_t head = post_req(d, 0, type, sector, data, len, w);
 
-	run(d, (uint16_t)(used_idx() + 1));
-	*ulen = used_len_of(head);
+	run(d, (uint16_t)(ring_used_idx(&d->r) + 1));
+	*ulen = used_len_of(d, head);
 	return ram[R_STAT];
 }
 
-static int dev_open(struct dev *d, int fd, uint64_t size, unsigned lb, bool ro,
-		    enum blk_io_kind kind)
+/* The device on fd (`size` bytes, logical block lb, ro) with engine kind
+ * behind a window at 0xd0000000, irq 5; false (and a failed check named
+ * "<k>: <what>") when it does not come up. */
+static bool dev_open(struct dev *d, int fd, uint64_t size, unsigned lb, bool ro,
+		     enum blk_io_kind kind, const char *k, const char *what)
 {
 	struct virtio_blk_opts o = {
 		.ro = ro, .serial = "nkvm-serial", .io_kind = kind,
 	};
-	int r;
 
 	memset(d, 0, sizeof(*d));
-	r = virtio_blk_init(&d->b, &gm, NULL, "blk0", fd, size, lb, &o);
-	if (r < 0)
-		return r;
-	r = virtio_mmio_init(&d->m, &d->b.dev, 0xd0000000, 5);
-	if (r < 0)
+	if (virtio_blk_init(&d->b, &gm, NULL, "blk0", fd, size, lb, &o) < 0)
+		goto fail;
+	if (virtio_mmio_init(&d->m, &d->b.dev, 0xd0000000, 5) < 0) {
 		virtio_blk_destroy(&d->b);
-	return r;
+		goto fail;
+	}
+	return true;
+fail:
+	ok(0, "%s: %s", k, what);
+	return false;
 }
 
 static void dev_close(struct dev *d)
 {
 	virtio_mmio_destroy(&d->m);
 	virtio_blk_destroy(&d->b);
-}
-
-static uint64_t efd_take(int fd)
-{
-	uint64_t v;
-
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
 }
 
 #define RW_FEATURES (F(VIRTIO_F_VERSION_1) | F(VIRTIO_BLK_F_FLUSH) | \
@@ -734,23 +628,20 @@ static void dev_rw(int fd, const char *k, enum blk_io_kind kind)
 	bool good;
 	int st;
 
-	if (dev_open(&d, fd, FILE_SIZE, 512, false, kind) < 0) {
-		ok(0, "%s: rw device", k);
+	if (!dev_open(&d, fd, FILE_SIZE, 512, false, kind, k, "rw device"))
 		return;
-	}
-	wr(&d.m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	f0 = rd(&d.m, VIRTIO_MMIO_DEVICE_FEATURES);
+	f0 = drv_device_features(&d.m, 0);
 	ok((f0 & F(VIRTIO_BLK_F_FLUSH)) && (f0 & F(VIRTIO_BLK_F_DISCARD)) &&
 	   (f0 & F(VIRTIO_BLK_F_WRITE_ZEROES)) && (f0 & F(VIRTIO_BLK_F_SEG_MAX)) &&
 	   (f0 & F(VIRTIO_BLK_F_BLK_SIZE)) && !(f0 & F(VIRTIO_BLK_F_RO)) &&
 	   !(f0 & F(VIRTIO_BLK_F_MQ)),
 	   "%s: rw features FLUSH DISCARD WRITE_ZEROES SEG_MAX BLK_SIZE, no RO (0x%x)", k, f0);
-	ok(rd(&d.m, VIRTIO_MMIO_CONFIG) == CAP && rd(&d.m, VIRTIO_MMIO_CONFIG + 4) == 0,
+	ok(mmio_rd(&d.m, VIRTIO_MMIO_CONFIG) == CAP && mmio_rd(&d.m, VIRTIO_MMIO_CONFIG + 4) == 0,
 	   "%s: capacity in config = file size / 512 (%llu)", k, CAP);
-	ok(rd(&d.m, VIRTIO_MMIO_CONFIG + 12) == VIRTIO_BLK_SEG_MAX &&
-	   rd(&d.m, VIRTIO_MMIO_CONFIG + 20) == 512 &&
-	   rd(&d.m, VIRTIO_MMIO_CONFIG + 36) == VIRTIO_BLK_MAX_DISCARD_SECTORS &&
-	   rd(&d.m, VIRTIO_MMIO_CONFIG + 40) == 1,
+	ok(mmio_rd(&d.m, VIRTIO_MMIO_CONFIG + 12) == VIRTIO_BLK_SEG_MAX &&
+	   mmio_rd(&d.m, VIRTIO_MMIO_CONFIG + 20) == 512 &&
+	   mmio_rd(&d.m, VIRTIO_MMIO_CONFIG + 36) == VIRTIO_BLK_MAX_DISCARD_SECTORS &&
+	   mmio_rd(&d.m, VIRTIO_MMIO_CONFIG + 40) == 1,
 	   "%s: seg_max, blk_size, max_discard_sectors, max_discard_seg", k);
 	virtio_mmio_access(&d.m, VIRTIO_MMIO_CONFIG + 56, &b1, 1, false);
 	is_int(b1, 1, "%s: write_zeroes_may_unmap", k);
@@ -761,17 +652,20 @@ static void dev_rw(int fd, const char *k, enum blk_io_kind kind)
 	fill(ram + D1, 4096 + 1024, 3072, 1);
 	mkhdr(ram + R_HDR, VIRTIO_BLK_T_OUT, 8);
 	ram[R_STAT] = 0xff;
-	heads[0] = post(&d, (struct seg[]){ { R_HDR, 16, false }, { D0, 1024, false },
-					    { D1, 3072, false }, { R_STAT, 1, true } }, 4);
+	heads[0] = ring_post(&d.r, (struct ring_seg[]){ { R_HDR, 16, false },
+							{ D0, 1024, false },
+							{ D1, 3072, false },
+							{ R_STAT, 1, true } }, 4);
 	efd_take(d.m.irq_fd);
 	run(&d, 1);
-	ok(ram[R_STAT] == OK_ && used_len_of(heads[0]) == 1, "%s: OUT 4 KiB: OK, used len 1", k);
+	ok(ram[R_STAT] == OK_ && used_len_of(&d, heads[0]) == 1,
+	   "%s: OUT 4 KiB: OK, used len 1", k);
 	ok(file_is(fd, 4096, 4096, 1), "%s:   the file holds the data", k);
 	ok(file_is(fd, 0, 4096, 0) && file_is(fd, 8192, 4096, 0),
 	   "%s:   and nothing around it changed", k);
 	is_int(efd_take(d.m.irq_fd), 1, "%s:   interrupt", k);
-	is_int(rd(&d.m, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_INT_VRING, "%s:   ISR bit 0", k);
-	wr(&d.m, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_VRING);
+	is_int(mmio_rd(&d.m, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_INT_VRING, "%s:   ISR bit 0", k);
+	mmio_wr(&d.m, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_VRING);
 
 	st = do_req(&d, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false, &len);
 	ok(st == OK_ && len == 1 && d.b.flushes == 1, "%s: FLUSH: OK, used len 1", k);
@@ -826,7 +720,7 @@ static void dev_rw(int fd, const char *k, enum blk_io_kind kind)
 	ok(st == UNSUPP && len == 1, "%s: DISCARD with unmap: UNSUPP", k);
 
 	/* four writes in flight at once */
-	u = used_idx();
+	u = ring_used_idx(&d.r);
 	for (unsigned i = 0; i < 4; i++) {
 		fill(ram + R_DATA + 0x10000 * i, 100 * 512 * (i + 1), 8192, 10 + i);
 		heads[i] = post_req(&d, i, VIRTIO_BLK_T_OUT, 100 * (i + 1),
@@ -835,18 +729,17 @@ static void dev_rw(int fd, const char *k, enum blk_io_kind kind)
 	run(&d, (uint16_t)(u + 4));
 	good = true;
 	for (unsigned i = 0; i < 4; i++)
-		good &= ram[R_STAT + i] == OK_ && used_len_of(heads[i]) == 1 &&
+		good &= ram[R_STAT + i] == OK_ && used_len_of(&d, heads[i]) == 1 &&
 			file_is(fd, 100 * 512 * (i + 1), 8192, 10 + (int)i);
 	ok(good, "%s: 4 writes in flight: all OK and in the file", k);
 	is_int(d.b.writes, 5, "%s: 5 writes counted", k);
 
 	/* a malformed request: no status byte */
 	mkhdr(ram + R_HDR, VIRTIO_BLK_T_IN, 0);
-	post(&d, (struct seg[]){ { R_HDR, 16, false }, { D0, 512, false } }, 2);
-	wr(&d.m, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	virtio_mmio_kick(&d.m, 0);
-	ok((rd(&d.m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET) &&
-	   (rd(&d.m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG),
+	ring_post(&d.r, (struct ring_seg[]){ { R_HDR, 16, false }, { D0, 512, false } }, 2);
+	drv_kick(&d.m, 0);
+	ok((mmio_rd(&d.m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET) &&
+	   (mmio_rd(&d.m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG),
 	   "%s: request without a status byte: NEEDS_RESET, config interrupt", k);
 	is_int(d.b.rejected, 1, "%s:   rejected counted", k);
 
@@ -857,12 +750,11 @@ static void dev_rw(int fd, const char *k, enum blk_io_kind kind)
 		post_req(&d, i, i % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT, 512 + 128 * i,
 			 R_DATA + 0x10000 * i, 0x10000, i % 2);
 	}
-	wr(&d.m, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	virtio_mmio_kick(&d.m, 0);
-	wr(&d.m, VIRTIO_MMIO_STATUS, 0);
-	ok(rd(&d.m, VIRTIO_MMIO_STATUS) == 0 && blk_io_inflight(d.b.io) == 0,
+	drv_kick(&d.m, 0);
+	mmio_wr(&d.m, VIRTIO_MMIO_STATUS, 0);
+	ok(mmio_rd(&d.m, VIRTIO_MMIO_STATUS) == 0 && blk_io_inflight(d.b.io) == 0,
 	   "%s: status 0 with 4 requests in flight: reset, nothing in flight", k);
-	is_int(used_idx(), 0, "%s:   results dropped (used idx 0)", k);
+	is_int(ring_used_idx(&d.r), 0, "%s:   results dropped (used idx 0)", k);
 	{
 		unsigned nfree = 0;
 
@@ -888,12 +780,9 @@ static void dev_ro(int fd, const char *k, enum blk_io_kind kind)
 	long len;
 	int st;
 
-	if (dev_open(&d, fd, FILE_SIZE, 512, true, kind) < 0) {
-		ok(0, "%s: ro device", k);
+	if (!dev_open(&d, fd, FILE_SIZE, 512, true, kind, k, "ro device"))
 		return;
-	}
-	wr(&d.m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	f0 = rd(&d.m, VIRTIO_MMIO_DEVICE_FEATURES);
+	f0 = drv_device_features(&d.m, 0);
 	ok((f0 & F(VIRTIO_BLK_F_RO)) && (f0 & F(VIRTIO_BLK_F_FLUSH)) &&
 	   !(f0 & F(VIRTIO_BLK_F_DISCARD)) && !(f0 & F(VIRTIO_BLK_F_WRITE_ZEROES)),
 	   "%s: ro features: RO, FLUSH, no DISCARD/WRITE_ZEROES (0x%x)", k, f0);
@@ -929,11 +818,10 @@ static void dev_host_err(int fd, int rofd, const char *k, enum blk_io_kind kind)
 	long len;
 	int st;
 
-	if (dev_open(&d, rofd, 2 * FILE_SIZE, 512, false, kind) < 0) {
-		ok(0, "%s: device on an O_RDONLY fd", k);
+	if (!dev_open(&d, rofd, 2 * FILE_SIZE, 512, false, kind, k,
+		      "device on an O_RDONLY fd"))
 		return;
-	}
-	ok(rd(&d.m, VIRTIO_MMIO_CONFIG) == 2 * CAP, "%s: capacity from the size given", k);
+	ok(mmio_rd(&d.m, VIRTIO_MMIO_CONFIG) == 2 * CAP, "%s: capacity from the size given", k);
 	is_int(drv_setup(&d, RW_FEATURES), ST_ALL, "%s: driver set up", k);
 	errs = d.b.errors;
 	fill(ram + D0, 0, 4096, 8);
@@ -950,7 +838,7 @@ static void dev_host_err(int fd, int rofd, const char *k, enum blk_io_kind kind)
 	st = do_req(&d, VIRTIO_BLK_T_IN, 0, D0, 4096, true, &len);
 	ok(st == OK_ && len == 4097 && check(ram + D0, 0, 4096, 0), "%s: reads still work", k);
 	is_int(d.b.errors - errs, 3, "%s: 3 errors counted", k);
-	ok(!(rd(&d.m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET),
+	ok(!(mmio_rd(&d.m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET),
 	   "%s: host errors do not break the device", k);
 	dev_close(&d);
 }
@@ -963,12 +851,11 @@ static void dev_4k(int fd, const char *k, enum blk_io_kind kind)
 	long len;
 	int st;
 
-	if (dev_open(&d, fd, FILE_SIZE, 4096, false, kind) < 0) {
-		ok(0, "%s: 4K device", k);
+	if (!dev_open(&d, fd, FILE_SIZE, 4096, false, kind, k, "4K device"))
 		return;
-	}
-	ok(rd(&d.m, VIRTIO_MMIO_CONFIG) == CAP && rd(&d.m, VIRTIO_MMIO_CONFIG + 20) == 4096 &&
-	   rd(&d.m, VIRTIO_MMIO_CONFIG + 44) == 8,
+	ok(mmio_rd(&d.m, VIRTIO_MMIO_CONFIG) == CAP &&
+	   mmio_rd(&d.m, VIRTIO_MMIO_CONFIG + 20) == 4096 &&
+	   mmio_rd(&d.m, VIRTIO_MMIO_CONFIG + 44) == 8,
 	   "%s: 4K: capacity, blk_size 4096, discard_sector_alignment 8", k);
 	is_int(drv_setup(&d, RW_FEATURES), ST_ALL, "%s: 4K driver set up", k);
 	st = do_req(&d, VIRTIO_BLK_T_IN, 4, R_DATA, 4096, true, &len);
@@ -1038,13 +925,11 @@ int main(void)
 	test_parse_dwz();
 	test_parse_other();
 
-	ram = aligned_alloc(4096, RAM_SIZE);
-	if (!ram)
+	if (ram_alloc(RAM_SIZE))
 		return 1;
-	gm_init_buffer(&gm, ram, RAM_SIZE);
 	test_init_args();
 	run_kind(BLK_IO_THREADS, "threads");
 	run_kind(BLK_IO_URING, "io_uring");
-	free(ram);
+	ram_free();
 	return done_testing();
 }

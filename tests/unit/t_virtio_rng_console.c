@@ -6,12 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "nkvm/gm.h"
 #include "nkvm/log.h"
 #include "nkvm/virtio.h"
 #include "nkvm/virtio_console.h"
@@ -19,6 +17,7 @@
 #include "nkvm/virtio_rng.h"
 #include "nkvm/virtq.h"
 #include "tap.h"
+#include "vq_driver.h"
 
 #define RAM_SIZE 0x40000ULL
 #define Q0_DESC  0x0000ULL
@@ -30,144 +29,19 @@
 #define DATA     0x8000ULL
 #define BIG      0x10000ULL /* 128 KiB up to the end of RAM */
 
-#define ST_ALL (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | \
-		VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
 #define RNG_CAP 65536
 
-static uint8_t *ram;
-static struct gm gm;
-
-static uint32_t rd(struct virtio_mmio *m, uint64_t off)
+/* The console driver: VERSION_1 only, receive and transmit queues of 8 on
+ * cleared rings rx (at Q0) and tx (at Q1), DRIVER_OK. */
+static void console_setup(struct virtio_mmio *m, struct ring *rx,
+			  struct ring *tx)
 {
-	uint8_t b[4];
-
-	virtio_mmio_access(m, off, b, 4, false);
-	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
-{
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-			 (uint8_t)(v >> 24) };
-
-	virtio_mmio_access(m, off, b, 4, true);
-}
-
-static uint64_t efd_take(int fd)
-{
-	uint64_t v;
-
-	if (fd < 0 || read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
-struct ring {
-	uint64_t desc, avail, used;
-	uint16_t size, avail_idx;
-};
-
-static void put16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram + gpa, &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, ram + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, ram + gpa, 4);
-	return v;
-}
-
-static void setd(struct ring *r, unsigned i, uint64_t addr, uint32_t len,
-		 uint16_t flags, uint16_t next)
-{
-	struct virtq_desc d = { addr, len, flags, next };
-
-	memcpy(ram + r->desc + 16ULL * i, &d, sizeof(d));
-}
-
-static void offer(struct ring *r, uint16_t head)
-{
-	put16(r->avail + 4 + 2ULL * (r->avail_idx & (r->size - 1)), head);
-	r->avail_idx++;
-	put16(r->avail + 2, r->avail_idx);
-}
-
-static uint16_t used_idx(const struct ring *r)
-{
-	return get16(r->used + 2);
-}
-
-/* Used element `slot`: its id and length. */
-static uint32_t used_id(const struct ring *r, unsigned slot)
-{
-	return get32(r->used + 4 + 8ULL * (slot & (r->size - 1)));
-}
-
-static uint32_t used_len(const struct ring *r, unsigned slot)
-{
-	return get32(r->used + 8 + 8ULL * (slot & (r->size - 1)));
-}
-
-static void queue_setup(struct virtio_mmio *m, unsigned q, struct ring *r,
-			uint64_t desc, uint64_t avail, uint64_t used, uint16_t size)
-{
-	r->desc = desc;
-	r->avail = avail;
-	r->used = used;
-	r->size = size;
-	r->avail_idx = 0;
-	memset(ram + desc, 0, VIRTQ_DESC_BYTES(size));
-	memset(ram + avail, 0, VIRTQ_AVAIL_BYTES(size));
-	memset(ram + used, 0, VIRTQ_USED_BYTES(size));
-	wr(m, VIRTIO_MMIO_QUEUE_SEL, q);
-	wr(m, VIRTIO_MMIO_QUEUE_NUM, size);
-	wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
-	wr(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
-	wr(m, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
-	wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
-}
-
-static void negotiate(struct virtio_mmio *m)
-{
-	wr(m, VIRTIO_MMIO_STATUS, 0);
-	wr(m, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	wr(m, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
-	wr(m, VIRTIO_MMIO_STATUS, ST_ALL & ~VIRTIO_STATUS_DRIVER_OK);
-}
-
-static void kick(struct virtio_mmio *m, unsigned q)
-{
-	wr(m, VIRTIO_MMIO_QUEUE_NOTIFY, q);
-	virtio_mmio_kick(m, q);
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static bool all_byte(const uint8_t *p, uint8_t b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != b)
-			return false;
-	return true;
+	ring_init(rx, Q0_DESC, Q0_AVAIL, Q0_USED, 8);
+	ring_init(tx, Q1_DESC, Q1_AVAIL, Q1_USED, 8);
+	drv_negotiate(m, V1);
+	drv_queue_ring(m, VIRTIO_CONSOLE_RXQ, rx);
+	drv_queue_ring(m, VIRTIO_CONSOLE_TXQ, tx);
+	drv_ok(m);
 }
 
 /* ---------------------------------------------------------------- */
@@ -185,17 +59,18 @@ static void test_rng(void)
 		ok(0, "rng init");
 		return;
 	}
-	negotiate(&m);
-	queue_setup(&m, 0, &r, Q0_DESC, Q0_AVAIL, Q0_USED, 16);
-	wr(&m, VIRTIO_MMIO_STATUS, ST_ALL);
-	is_int(rd(&m, VIRTIO_MMIO_STATUS), ST_ALL, "rng: driver set up");
+	ring_init(&r, Q0_DESC, Q0_AVAIL, Q0_USED, 16);
+	drv_negotiate(&m, V1);
+	drv_queue_ring(&m, 0, &r);
+	drv_ok(&m);
+	is_int(mmio_rd(&m, VIRTIO_MMIO_STATUS), ST_ALL, "rng: driver set up");
 
 	memset(ram + DATA, 0, 0x1000);
-	setd(&r, 0, DATA, 256, VIRTQ_DESC_F_WRITE, 0);
-	offer(&r, 0);
-	kick(&m, 0);
-	is_int(used_idx(&r), ++u, "256-byte buffer used");
-	ok(used_id(&r, 0) == 0 && used_len(&r, 0) == 256, "  used {0, 256}");
+	ring_desc(&r, 0, DATA, 256, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&r, 0);
+	drv_kick(&m, 0);
+	is_int(ring_used_idx(&r), ++u, "256-byte buffer used");
+	ok(ring_used_id(&r, 0) == 0 && ring_used_len(&r, 0) == 256, "  used {0, 256}");
 	ok(!all_zero(ram + DATA, 64) && !all_zero(ram + DATA + 192, 64),
 	   "  filled (start and end not zero)");
 	ok(all_zero(ram + DATA + 256, 64), "  nothing written past it");
@@ -203,21 +78,21 @@ static void test_rng(void)
 	memcpy(first, ram + DATA, sizeof(first));
 	is_int(efd_take(m.irq_fd), 1, "  interrupt");
 
-	setd(&r, 1, DATA, 64, VIRTQ_DESC_F_WRITE, 0);
-	offer(&r, 1);
-	kick(&m, 0);
-	ok(used_len(&r, 1) == 64 && memcmp(first, ram + DATA, 64) != 0,
+	ring_desc(&r, 1, DATA, 64, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&r, 1);
+	drv_kick(&m, 0);
+	ok(ring_used_len(&r, 1) == 64 && memcmp(first, ram + DATA, 64) != 0,
 	   "second request: different bytes");
 	u++;
 
 	memset(ram + DATA, 0, 0x1000);
-	setd(&r, 2, DATA, 100, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 3);
-	setd(&r, 3, DATA + 0x200, 200, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 4);
-	setd(&r, 4, DATA + 0x400, 50, VIRTQ_DESC_F_WRITE, 0);
-	offer(&r, 2);
-	kick(&m, 0);
-	is_int(used_idx(&r), ++u, "3-segment writable chain used");
-	ok(used_id(&r, 2) == 2 && used_len(&r, 2) == 350, "  used {2, 350}");
+	ring_desc(&r, 2, DATA, 100, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 3);
+	ring_desc(&r, 3, DATA + 0x200, 200, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 4);
+	ring_desc(&r, 4, DATA + 0x400, 50, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&r, 2);
+	drv_kick(&m, 0);
+	is_int(ring_used_idx(&r), ++u, "3-segment writable chain used");
+	ok(ring_used_id(&r, 2) == 2 && ring_used_len(&r, 2) == 350, "  used {2, 350}");
 	ok(!all_zero(ram + DATA + 68, 32) && !all_zero(ram + DATA + 0x200 + 168, 32) &&
 	   !all_zero(ram + DATA + 0x400 + 18, 32), "  every segment filled to its end");
 	ok(all_zero(ram + DATA + 100, 0x100) && all_zero(ram + DATA + 0x400 + 50, 64),
@@ -225,41 +100,41 @@ static void test_rng(void)
 
 	/* readable only: nothing to fill */
 	memset(ram + DATA, 0x5a, 128);
-	setd(&r, 5, DATA, 128, 0, 0);
-	offer(&r, 5);
-	kick(&m, 0);
-	is_int(used_idx(&r), ++u, "readable-only chain used");
-	ok(used_id(&r, 3) == 5 && used_len(&r, 3) == 0, "  used {5, 0}");
+	ring_desc(&r, 5, DATA, 128, 0, 0);
+	ring_offer(&r, 5);
+	drv_kick(&m, 0);
+	is_int(ring_used_idx(&r), ++u, "readable-only chain used");
+	ok(ring_used_id(&r, 3) == 5 && ring_used_len(&r, 3) == 0, "  used {5, 0}");
 	ok(all_byte(ram + DATA, 0x5a, 128), "  buffer untouched");
 
 	/* readable then writable: only the writable part */
 	memset(ram + DATA, 0x5a, 128);
 	memset(ram + DATA + 0x200, 0, 128);
-	setd(&r, 6, DATA, 128, VIRTQ_DESC_F_NEXT, 7);
-	setd(&r, 7, DATA + 0x200, 96, VIRTQ_DESC_F_WRITE, 0);
-	offer(&r, 6);
-	kick(&m, 0);
-	ok(used_len(&r, 4) == 96 && all_byte(ram + DATA, 0x5a, 128) &&
+	ring_desc(&r, 6, DATA, 128, VIRTQ_DESC_F_NEXT, 7);
+	ring_desc(&r, 7, DATA + 0x200, 96, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&r, 6);
+	drv_kick(&m, 0);
+	ok(ring_used_len(&r, 4) == 96 && all_byte(ram + DATA, 0x5a, 128) &&
 	   !all_zero(ram + DATA + 0x200 + 64, 32) && all_zero(ram + DATA + 0x200 + 96, 32),
 	   "readable + writable: 96 bytes, readable part untouched");
 	u++;
 
 	/* the per-request cap */
 	memset(ram + BIG, 0, RAM_SIZE - BIG);
-	setd(&r, 8, BIG, 100 * 1024, VIRTQ_DESC_F_WRITE, 0);
-	offer(&r, 8);
-	kick(&m, 0);
-	is_int(used_idx(&r), ++u, "100 KiB buffer used");
-	is_int(used_len(&r, 5), RNG_CAP, "  capped at 64 KiB");
+	ring_desc(&r, 8, BIG, 100 * 1024, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&r, 8);
+	drv_kick(&m, 0);
+	is_int(ring_used_idx(&r), ++u, "100 KiB buffer used");
+	is_int(ring_used_len(&r, 5), RNG_CAP, "  capped at 64 KiB");
 	ok(!all_zero(ram + BIG + RNG_CAP - 64, 64), "  filled up to 64 KiB");
 	ok(all_zero(ram + BIG + RNG_CAP, 100 * 1024 - RNG_CAP), "  not beyond");
 
 	memset(ram + BIG, 0, RAM_SIZE - BIG);
-	setd(&r, 9, BIG, 40 * 1024, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 10);
-	setd(&r, 10, BIG + 0x10000, 40 * 1024, VIRTQ_DESC_F_WRITE, 0);
-	offer(&r, 9);
-	kick(&m, 0);
-	is_int(used_len(&r, 6), RNG_CAP, "2 x 40 KiB: capped at 64 KiB");
+	ring_desc(&r, 9, BIG, 40 * 1024, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 10);
+	ring_desc(&r, 10, BIG + 0x10000, 40 * 1024, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&r, 9);
+	drv_kick(&m, 0);
+	is_int(ring_used_len(&r, 6), RNG_CAP, "2 x 40 KiB: capped at 64 KiB");
 	ok(!all_zero(ram + BIG + 40 * 1024 - 64, 64) &&
 	   !all_zero(ram + BIG + 0x10000 + 24 * 1024 - 64, 64) &&
 	   all_zero(ram + BIG + 0x10000 + 24 * 1024, 16 * 1024),
@@ -268,14 +143,13 @@ static void test_rng(void)
 	is_int(rng.bytes, 256 + 64 + 350 + 96 + 2 * RNG_CAP, "bytes statistic");
 
 	/* exactly 64 KiB */
-	setd(&r, 11, BIG, RNG_CAP, VIRTQ_DESC_F_WRITE, 0);
-	offer(&r, 11);
-	kick(&m, 0);
-	is_int(used_len(&r, 7), RNG_CAP, "exactly 64 KiB: all of it");
+	ring_desc(&r, 11, BIG, RNG_CAP, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&r, 11);
+	drv_kick(&m, 0);
+	is_int(ring_used_len(&r, 7), RNG_CAP, "exactly 64 KiB: all of it");
 	u++;
-	is_int(used_idx(&r), u, "used idx %u", u);
-	virtio_mmio_destroy(&m);
-	virtio_dev_destroy(&rng.dev);
+	is_int(ring_used_idx(&r), u, "used idx %u", u);
+	mmio_dev_destroy(&m, &rng.dev);
 }
 
 static void test_console_tx(void)
@@ -298,36 +172,32 @@ static void test_console_tx(void)
 		ok(0, "console init");
 		return;
 	}
-	is_int(rd(&m, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_CONSOLE, "console: DeviceID 3");
-	wr(&m, VIRTIO_MMIO_QUEUE_SEL, 1);
-	is_int(rd(&m, VIRTIO_MMIO_QUEUE_NUM_MAX), 256, "  queue 1 exists");
-	wr(&m, VIRTIO_MMIO_QUEUE_SEL, 2);
-	is_int(rd(&m, VIRTIO_MMIO_QUEUE_NUM_MAX), 0, "  queue 2 does not");
+	is_int(mmio_rd(&m, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_CONSOLE, "console: DeviceID 3");
+	mmio_wr(&m, VIRTIO_MMIO_QUEUE_SEL, 1);
+	is_int(mmio_rd(&m, VIRTIO_MMIO_QUEUE_NUM_MAX), 256, "  queue 1 exists");
+	mmio_wr(&m, VIRTIO_MMIO_QUEUE_SEL, 2);
+	is_int(mmio_rd(&m, VIRTIO_MMIO_QUEUE_NUM_MAX), 0, "  queue 2 does not");
 	memset(b, 0xaa, 4);
 	virtio_mmio_access(&m, VIRTIO_MMIO_CONFIG + 8, b, 4, false);
 	ok(all_zero(b, 4), "  config (12 bytes) reads zeroes");
-	wr(&m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	is_int(rd(&m, VIRTIO_MMIO_DEVICE_FEATURES) & 0xffffff, 0,
+	is_int(drv_device_features(&m, 0) & 0xffffff, 0,
 	       "  no device-specific features (no multiport, no size)");
 
-	negotiate(&m);
-	queue_setup(&m, VIRTIO_CONSOLE_RXQ, &rx, Q0_DESC, Q0_AVAIL, Q0_USED, 8);
-	queue_setup(&m, VIRTIO_CONSOLE_TXQ, &tx, Q1_DESC, Q1_AVAIL, Q1_USED, 8);
-	wr(&m, VIRTIO_MMIO_STATUS, ST_ALL);
-	is_int(rd(&m, VIRTIO_MMIO_STATUS), ST_ALL, "console: driver set up");
+	console_setup(&m, &rx, &tx);
+	is_int(mmio_rd(&m, VIRTIO_MMIO_STATUS), ST_ALL, "console: driver set up");
 	is_int(efd_take(efd), 0, "room_efd quiet after setup");
 
 	memcpy(ram + DATA, "hello, ", 7);
 	memcpy(ram + DATA + 0x100, "world\n", 6);
-	setd(&tx, 0, DATA, 7, VIRTQ_DESC_F_NEXT, 1);
-	setd(&tx, 1, DATA + 0x100, 6, 0, 0);
-	offer(&tx, 0);
-	kick(&m, VIRTIO_CONSOLE_TXQ);
+	ring_desc(&tx, 0, DATA, 7, VIRTQ_DESC_F_NEXT, 1);
+	ring_desc(&tx, 1, DATA + 0x100, 6, 0, 0);
+	ring_offer(&tx, 0);
+	drv_kick(&m, VIRTIO_CONSOLE_TXQ);
 	n = read(p[0], out, sizeof(out));
 	ok(n == 13 && memcmp(out, "hello, world\n", 13) == 0,
 	   "transmit: both segments written to out_fd in order");
-	is_int(used_idx(&tx), 1, "  used idx 1");
-	ok(used_id(&tx, 0) == 0 && used_len(&tx, 0) == 0, "  used {0, 0}");
+	is_int(ring_used_idx(&tx), 1, "  used idx 1");
+	ok(ring_used_id(&tx, 0) == 0 && ring_used_len(&tx, 0) == 0, "  used {0, 0}");
 	is_int(c.tx_bytes, 13, "  tx_bytes");
 	is_int(efd_take(m.irq_fd), 1, "  interrupt");
 	is_int(efd_take(efd), 0, "  room_efd not signalled by a tx kick");
@@ -337,45 +207,44 @@ static void test_console_tx(void)
 	memcpy(ram + DATA + 0x10, "two ", 4);
 	memcpy(ram + DATA + 0x20, "three", 5);
 	memset(ram + DATA + 0x30, 'X', 8);
-	setd(&tx, 2, DATA, 4, 0, 0);
-	setd(&tx, 3, DATA + 0x10, 4, VIRTQ_DESC_F_NEXT, 4);
-	setd(&tx, 4, DATA + 0x30, 8, VIRTQ_DESC_F_WRITE, 0);
-	setd(&tx, 5, DATA + 0x20, 5, 0, 0);
-	offer(&tx, 2);
-	offer(&tx, 3);
-	offer(&tx, 5);
-	kick(&m, VIRTIO_CONSOLE_TXQ);
+	ring_desc(&tx, 2, DATA, 4, 0, 0);
+	ring_desc(&tx, 3, DATA + 0x10, 4, VIRTQ_DESC_F_NEXT, 4);
+	ring_desc(&tx, 4, DATA + 0x30, 8, VIRTQ_DESC_F_WRITE, 0);
+	ring_desc(&tx, 5, DATA + 0x20, 5, 0, 0);
+	ring_offer(&tx, 2);
+	ring_offer(&tx, 3);
+	ring_offer(&tx, 5);
+	drv_kick(&m, VIRTIO_CONSOLE_TXQ);
 	n = read(p[0], out, sizeof(out));
 	ok(n == 13 && memcmp(out, "one two three", 13) == 0,
 	   "3 chains in one kick, in order, writable part not sent");
-	ok(used_idx(&tx) == 4 && used_id(&tx, 1) == 2 && used_id(&tx, 2) == 3 &&
-	   used_id(&tx, 3) == 5, "  used in order");
+	ok(ring_used_idx(&tx) == 4 && ring_used_id(&tx, 1) == 2 && ring_used_id(&tx, 2) == 3 &&
+	   ring_used_id(&tx, 3) == 5, "  used in order");
 	ok(all_byte(ram + DATA + 0x30, 'X', 8), "  writable buffer untouched");
 
 	/* output errors drop the data but the buffer is still returned */
 	bad = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	c.out_fd = bad;
-	setd(&tx, 6, DATA, 4, 0, 0);
-	offer(&tx, 6);
-	kick(&m, VIRTIO_CONSOLE_TXQ);
+	ring_desc(&tx, 6, DATA, 4, 0, 0);
+	ring_offer(&tx, 6);
+	drv_kick(&m, VIRTIO_CONSOLE_TXQ);
 	is_int(c.tx_errors, 1, "write error counted");
-	ok(used_idx(&tx) == 5 && used_id(&tx, 4) == 6, "  buffer returned anyway");
+	ok(ring_used_idx(&tx) == 5 && ring_used_id(&tx, 4) == 6, "  buffer returned anyway");
 	c.out_fd = p[1];
 	close(bad);
 
 	/* a kick on the receive queue signals room_efd */
-	kick(&m, VIRTIO_CONSOLE_RXQ);
+	drv_kick(&m, VIRTIO_CONSOLE_RXQ);
 	is_int(efd_take(efd), 1, "rx kick signals room_efd");
-	kick(&m, VIRTIO_CONSOLE_RXQ);
-	kick(&m, VIRTIO_CONSOLE_RXQ);
+	drv_kick(&m, VIRTIO_CONSOLE_RXQ);
+	drv_kick(&m, VIRTIO_CONSOLE_RXQ);
 	is_int(efd_take(efd), 2, "  every time");
 	c.room_efd = -1;
-	kick(&m, VIRTIO_CONSOLE_RXQ);
+	drv_kick(&m, VIRTIO_CONSOLE_RXQ);
 	ok(1, "rx kick with no room_efd: no crash");
 	c.room_efd = efd;
 
-	virtio_mmio_destroy(&m);
-	virtio_dev_destroy(&c.dev);
+	mmio_dev_destroy(&m, &c.dev);
 	close(p[0]);
 	close(p[1]);
 	close(efd);
@@ -396,80 +265,75 @@ static void test_console_rx(void)
 	}
 	is_int(virtio_console_input(&c, (const uint8_t *)"abc", 3), 0,
 	       "input before the driver is ready: 0 taken");
-	negotiate(&m);
-	queue_setup(&m, VIRTIO_CONSOLE_RXQ, &rx, Q0_DESC, Q0_AVAIL, Q0_USED, 8);
-	queue_setup(&m, VIRTIO_CONSOLE_TXQ, &tx, Q1_DESC, Q1_AVAIL, Q1_USED, 8);
-	wr(&m, VIRTIO_MMIO_STATUS, ST_ALL);
+	console_setup(&m, &rx, &tx);
 	efd_take(m.irq_fd);
 	is_int(virtio_console_input(&c, (const uint8_t *)"abc", 3), 0,
 	       "input with no receive buffer posted: 0 taken");
-	ok(efd_take(m.irq_fd) == 0 && rd(&m, VIRTIO_MMIO_INTERRUPT_STATUS) == 0,
+	ok(efd_take(m.irq_fd) == 0 && mmio_rd(&m, VIRTIO_MMIO_INTERRUPT_STATUS) == 0,
 	   "  no interrupt");
 
 	memset(ram + DATA, '.', 0x100);
-	setd(&rx, 0, DATA, 4, VIRTQ_DESC_F_WRITE, 0);
-	setd(&rx, 1, DATA + 0x10, 8, VIRTQ_DESC_F_WRITE, 0);
-	offer(&rx, 0);
-	offer(&rx, 1);
-	kick(&m, VIRTIO_CONSOLE_RXQ);
+	ring_desc(&rx, 0, DATA, 4, VIRTQ_DESC_F_WRITE, 0);
+	ring_desc(&rx, 1, DATA + 0x10, 8, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&rx, 0);
+	ring_offer(&rx, 1);
+	drv_kick(&m, VIRTIO_CONSOLE_RXQ);
 	is_int(efd_take(efd), 1, "posting rx buffers signals room_efd");
 	is_int(virtio_console_input(&c, (const uint8_t *)"abcdefghijklmnop", 16), 12,
 	       "16 bytes into 4 + 8 bytes of buffers: 12 taken");
 	ok(memcmp(ram + DATA, "abcd.", 5) == 0 && memcmp(ram + DATA + 0x10, "efghijkl.", 9) == 0,
 	   "  bytes in the buffers, nothing past them");
-	ok(used_idx(&rx) == 2 && used_id(&rx, 0) == 0 && used_len(&rx, 0) == 4 &&
-	   used_id(&rx, 1) == 1 && used_len(&rx, 1) == 8, "  used {0, 4}, {1, 8}");
+	ok(ring_used_idx(&rx) == 2 && ring_used_id(&rx, 0) == 0 && ring_used_len(&rx, 0) == 4 &&
+	   ring_used_id(&rx, 1) == 1 && ring_used_len(&rx, 1) == 8, "  used {0, 4}, {1, 8}");
 	is_int(c.rx_bytes, 12, "  rx_bytes");
 	is_int(efd_take(m.irq_fd), 1, "  one interrupt");
-	is_int(rd(&m, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_INT_VRING, "  ISR bit 0");
-	wr(&m, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_VRING);
+	is_int(mmio_rd(&m, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_INT_VRING, "  ISR bit 0");
+	mmio_wr(&m, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_VRING);
 	is_int(virtio_console_input(&c, (const uint8_t *)"mnop", 4), 0,
 	       "  the rest: no buffer left, 0 taken");
 
 	/* a short input into a bigger buffer, then a 2-segment buffer */
-	setd(&rx, 2, DATA + 0x20, 8, VIRTQ_DESC_F_WRITE, 0);
-	setd(&rx, 3, DATA + 0x30, 2, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 4);
-	setd(&rx, 4, DATA + 0x40, 3, VIRTQ_DESC_F_WRITE, 0);
-	offer(&rx, 2);
-	offer(&rx, 3);
+	ring_desc(&rx, 2, DATA + 0x20, 8, VIRTQ_DESC_F_WRITE, 0);
+	ring_desc(&rx, 3, DATA + 0x30, 2, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 4);
+	ring_desc(&rx, 4, DATA + 0x40, 3, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&rx, 2);
+	ring_offer(&rx, 3);
 	is_int(virtio_console_input(&c, (const uint8_t *)"xyz", 3), 3, "3 bytes into 8: 3 taken");
-	ok(used_idx(&rx) == 3 && used_len(&rx, 2) == 3 && memcmp(ram + DATA + 0x20, "xyz.", 4) == 0,
+	ok(ring_used_idx(&rx) == 3 && ring_used_len(&rx, 2) == 3 &&
+	   memcmp(ram + DATA + 0x20, "xyz.", 4) == 0,
 	   "  used length 3, one buffer consumed");
 	is_int(virtio_console_input(&c, (const uint8_t *)"12345678", 8), 5,
 	   "8 bytes into a 2 + 3 byte chain: 5 taken");
 	ok(memcmp(ram + DATA + 0x30, "12.", 3) == 0 && memcmp(ram + DATA + 0x40, "345.", 4) == 0,
 	   "  split across the segments");
-	ok(used_idx(&rx) == 4 && used_id(&rx, 3) == 3 && used_len(&rx, 3) == 5, "  used {3, 5}");
+	ok(ring_used_idx(&rx) == 4 && ring_used_id(&rx, 3) == 3 && ring_used_len(&rx, 3) == 5,
+	   "  used {3, 5}");
 	is_int(virtio_console_input(&c, (const uint8_t *)"q", 0), 0, "empty input: 0");
 
 	/* a malformed receive ring */
-	setd(&rx, 5, RAM_SIZE - 2, 4, VIRTQ_DESC_F_WRITE, 0);
-	offer(&rx, 5);
+	ring_desc(&rx, 5, RAM_SIZE - 2, 4, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&rx, 5);
 	is_int(virtio_console_input(&c, (const uint8_t *)"zz", 2), 0,
 	       "buffer outside RAM: 0 taken");
-	ok(rd(&m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET, "  NEEDS_RESET");
-	setd(&rx, 6, DATA, 8, VIRTQ_DESC_F_WRITE, 0);
-	offer(&rx, 6);
+	ok(mmio_rd(&m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET, "  NEEDS_RESET");
+	ring_desc(&rx, 6, DATA, 8, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&rx, 6);
 	is_int(virtio_console_input(&c, (const uint8_t *)"zz", 2), 0,
 	       "  and nothing taken until reset");
-	virtio_mmio_destroy(&m);
-	virtio_dev_destroy(&c.dev);
+	mmio_dev_destroy(&m, &c.dev);
 	close(efd);
 }
 
 int main(void)
 {
 	log_threshold = LOG_ERR;
-	ram = aligned_alloc(4096, RAM_SIZE);
-	if (!ram)
+	if (ram_alloc(RAM_SIZE))
 		return 1;
-	memset(ram, 0, RAM_SIZE);
-	gm_init_buffer(&gm, ram, RAM_SIZE);
 
 	test_rng();
 	test_console_tx();
 	test_console_rx();
 
-	free(ram);
+	ram_free();
 	return done_testing();
 }

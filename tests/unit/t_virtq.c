@@ -3,13 +3,12 @@
  * wrap-around, interrupt suppression, and every malformed ring we check. */
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "nkvm/gm.h"
 #include "nkvm/log.h"
 #include "nkvm/virtq.h"
 #include "tap.h"
+#include "vq_driver.h"
 
 #define RAM_SIZE 0x10000ULL
 #define DESC     0x0000ULL /* up to 1024 entries: 16 KiB */
@@ -18,63 +17,20 @@
 #define INDT     0x8000ULL /* indirect tables */
 #define DATA     0xC000ULL
 
-static uint8_t *ram;
-static struct gm gm;
+static struct ring ring; /* the driver's side of vq */
 static struct virtq vq;
 static struct vq_chain ch;
-static uint16_t qsize, avail_idx;
 
-static void put16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram + gpa, &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, ram + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, ram + gpa, 4);
-	return v;
-}
-
-/* Descriptor i of the table at gpa tbl. */
-static void setd(uint64_t tbl, unsigned i, uint64_t addr, uint32_t len,
-		 uint16_t flags, uint16_t next)
-{
-	struct virtq_desc d = { addr, len, flags, next };
-
-	memcpy(ram + tbl + 16ULL * i, &d, sizeof(d));
-}
-
-/* Driver side: make head available and publish the index. */
-static void offer(uint16_t head)
-{
-	put16(AVAIL + 4 + 2ULL * (avail_idx & (qsize - 1)), head);
-	avail_idx++;
-	put16(AVAIL + 2, avail_idx);
-}
-
+/* Clear RAM, then set vq up with `size` entries at DESC, AVAIL, USED and
+ * place the driver's ring there too (not with ring_init: sizes that do not
+ * fit in RAM are tried as well). */
 static int setup(uint16_t size, bool indirect, bool event_idx)
 {
 	memset(ram, 0, RAM_SIZE);
-	qsize = size;
-	avail_idx = 0;
+	ring = (struct ring){ .desc = DESC, .avail = AVAIL, .used = USED,
+			      .size = size };
 	vq_init(&vq, "test");
 	return vq_setup(&vq, &gm, size, DESC, AVAIL, USED, indirect, event_idx);
-}
-
-static void used_elem(unsigned slot, uint32_t *id, uint32_t *len)
-{
-	*id = get32(USED + 4 + 8ULL * (slot & (qsize - 1)));
-	*len = get32(USED + 8 + 8ULL * (slot & (qsize - 1)));
 }
 
 /* Steps that must work for a test to mean anything: report only failures. */
@@ -151,12 +107,10 @@ static void test_setup(void)
 
 static void test_simple(void)
 {
-	uint32_t id, len;
-
 	setup(16, false, false);
 	is_int(vq_pop(&vq, &ch), -EAGAIN, "empty ring -> -EAGAIN");
-	setd(DESC, 5, DATA, 16, 0, 0);
-	offer(5);
+	desc_put(DESC, 5, DATA, 16, 0, 0);
+	ring_offer(&ring, 5);
 	is_int(vq_pop(&vq, &ch), 0, "simple chain popped");
 	is_int(ch.head, 5, "  head");
 	ok(ch.nr_out == 1 && ch.nr_in == 0, "  one readable buffer");
@@ -166,9 +120,9 @@ static void test_simple(void)
 	is_int(vq.last_avail, 1, "  last_avail advanced");
 	is_int(vq_pop(&vq, &ch), -EAGAIN, "  then empty");
 	is_int(vq_push(&vq, 5, 0), 0, "push");
-	is_int(get16(USED + 2), 1, "  used idx 1");
-	used_elem(0, &id, &len);
-	ok(id == 5 && len == 0, "  used elem {5, 0}");
+	is_int(ring_used_idx(&ring), 1, "  used idx 1");
+	ok(ring_used_id(&ring, 0) == 5 && ring_used_len(&ring, 0) == 0,
+	   "  used elem {5, 0}");
 	is_int(vq_push(&vq, 5, 0), -EINVAL, "second push of the same head refused");
 	is_int(vq_push(&vq, 16, 0), -EINVAL, "push head >= size refused");
 	is_int(vq_push(&vq, 3, 0), -EINVAL, "push of a never-popped head refused");
@@ -178,16 +132,15 @@ static void test_simple(void)
 static void test_rw_chain(void)
 {
 	static const char msg[] = "hello, guest";
-	uint32_t id, len;
 	char buf[32];
 
 	setup(16, false, false);
-	setd(DESC, 0, DATA, 4, VIRTQ_DESC_F_NEXT, 7);
-	setd(DESC, 7, DATA + 0x100, 8, VIRTQ_DESC_F_NEXT, 3);
-	setd(DESC, 3, DATA + 0x200, 64, VIRTQ_DESC_F_WRITE, 0);
+	desc_put(DESC, 0, DATA, 4, VIRTQ_DESC_F_NEXT, 7);
+	desc_put(DESC, 7, DATA + 0x100, 8, VIRTQ_DESC_F_NEXT, 3);
+	desc_put(DESC, 3, DATA + 0x200, 64, VIRTQ_DESC_F_WRITE, 0);
 	memcpy(ram + DATA, "abcd", 4);
 	memcpy(ram + DATA + 0x100, "efghijkl", 8);
-	offer(0);
+	ring_offer(&ring, 0);
 	is_int(vq_pop(&vq, &ch), 0, "readable+writable chain");
 	ok(ch.nr_out == 2 && ch.nr_in == 1, "  2 out, 1 in");
 	ok(ch.out_len == 12 && ch.in_len == 64, "  lengths 12 / 64");
@@ -203,8 +156,8 @@ static void test_rw_chain(void)
 	is_int(vq_iov_copy_to(&ch, 64, msg, sizeof(msg)), 0,
 	       "copy_to past the end copies nothing");
 	is_int(vq_push(&vq, 0, 2 + sizeof(msg)), 0, "push written");
-	used_elem(0, &id, &len);
-	ok(id == 0 && len == 2 + sizeof(msg), "  used len = written");
+	ok(ring_used_id(&ring, 0) == 0 && ring_used_len(&ring, 0) == 2 + sizeof(msg),
+	   "  used len = written");
 }
 
 static void test_split_header(void)
@@ -219,10 +172,10 @@ static void test_split_header(void)
 	memcpy(ram + DATA + 0x40, (uint8_t *)&want + 3, 9);
 	memcpy(ram + DATA + 0x80, (uint8_t *)&want + 12, 4);
 	memcpy(ram + DATA + 0x84, "TAIL", 4);
-	setd(DESC, 2, DATA, 3, VIRTQ_DESC_F_NEXT, 4);
-	setd(DESC, 4, DATA + 0x40, 9, VIRTQ_DESC_F_NEXT, 6);
-	setd(DESC, 6, DATA + 0x80, 8, 0, 0);
-	offer(2);
+	desc_put(DESC, 2, DATA, 3, VIRTQ_DESC_F_NEXT, 4);
+	desc_put(DESC, 4, DATA + 0x40, 9, VIRTQ_DESC_F_NEXT, 6);
+	desc_put(DESC, 6, DATA + 0x80, 8, 0, 0);
+	ring_offer(&ring, 2);
 	is_int(vq_pop(&vq, &ch), 0, "header split over 3 descriptors");
 	is_int(ch.nr_out, 3, "  3 segments");
 	is_int(vq_iov_copy_from(&ch, 0, &hdr, sizeof(hdr)), sizeof(hdr),
@@ -237,11 +190,11 @@ static void test_split_header(void)
 static void test_zero_len(void)
 {
 	setup(8, false, false);
-	setd(DESC, 0, 0xFFFFFFFFFFFFFFFFULL, 0, VIRTQ_DESC_F_NEXT, 1);
-	setd(DESC, 1, DATA, 8, VIRTQ_DESC_F_NEXT, 2);
-	setd(DESC, 2, DATA, 0, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 3);
-	setd(DESC, 3, DATA + 8, 8, 0, 0);
-	offer(0);
+	desc_put(DESC, 0, 0xFFFFFFFFFFFFFFFFULL, 0, VIRTQ_DESC_F_NEXT, 1);
+	desc_put(DESC, 1, DATA, 8, VIRTQ_DESC_F_NEXT, 2);
+	desc_put(DESC, 2, DATA, 0, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 3);
+	desc_put(DESC, 3, DATA + 8, 8, 0, 0);
+	ring_offer(&ring, 0);
 	is_int(vq_pop(&vq, &ch), 0, "zero-length descriptors are skipped");
 	ok(ch.nr_out == 2 && ch.nr_in == 0, "  no iov for them (even writable)");
 }
@@ -253,8 +206,8 @@ static void test_many_in_flight(void)
 
 	setup(8, false, false);
 	for (unsigned i = 0; i < 8; i++) {
-		setd(DESC, i, DATA + 16 * i, 16, VIRTQ_DESC_F_WRITE, 0);
-		offer((uint16_t)(7 - i));
+		desc_put(DESC, i, DATA + 16 * i, 16, VIRTQ_DESC_F_WRITE, 0);
+		ring_offer(&ring, (uint16_t)(7 - i));
 	}
 	for (unsigned i = 0; i < 8; i++)
 		good &= vq_pop(&vq, &ch) == 0 && ch.head == 7 - i;
@@ -264,17 +217,14 @@ static void test_many_in_flight(void)
 	for (unsigned i = 0; i < 8; i++)
 		good &= vq_push(&vq, order[i], 100 + i) == 0;
 	ok(good, "pushed out of order");
-	for (unsigned i = 0; i < 8; i++) {
-		uint32_t id, len;
-
-		used_elem(i, &id, &len);
-		good &= id == order[i] && len == 100 + i;
-	}
+	for (unsigned i = 0; i < 8; i++)
+		good &= ring_used_id(&ring, i) == order[i] &&
+			ring_used_len(&ring, i) == 100 + i;
 	ok(good, "  used ring holds them in push order");
-	is_int(get16(USED + 2), 8, "  used idx 8");
+	is_int(ring_used_idx(&ring), 8, "  used idx 8");
 	is_int(vq.nr_inflight, 0, "  none in flight");
 	/* the driver reuses them */
-	offer(4);
+	ring_offer(&ring, 4);
 	is_int(vq_pop(&vq, &ch), 0, "reused head popped again");
 	is_int(vq_pop(&vq, &ch), -EAGAIN, "  once");
 }
@@ -282,16 +232,15 @@ static void test_many_in_flight(void)
 static void test_wrap(void)
 {
 	bool good = true;
-	uint32_t id, len;
 
 	setup(4, false, false);
 	vq.last_avail = vq.used_idx = 65533;
-	avail_idx = 65533;
+	ring.avail_idx = 65533;
 	for (unsigned i = 0; i < 4; i++) {
-		setd(DESC, i, DATA + 16 * i, 16, 0, 0);
-		offer((uint16_t)i);
+		desc_put(DESC, i, DATA + 16 * i, 16, 0, 0);
+		ring_offer(&ring, (uint16_t)i);
 	}
-	is_int(get16(AVAIL + 2), 1, "avail idx wrapped 65533 -> 1");
+	is_int(ram_get16(AVAIL + 2), 1, "avail idx wrapped 65533 -> 1");
 	for (unsigned i = 0; i < 4; i++)
 		good &= vq_pop(&vq, &ch) == 0 && ch.head == i;
 	ok(good, "4 chains popped across the wrap");
@@ -299,11 +248,10 @@ static void test_wrap(void)
 	for (unsigned i = 0; i < 4; i++)
 		good &= vq_push(&vq, (uint16_t)i, i) == 0;
 	ok(good, "  pushed");
-	is_int(get16(USED + 2), 1, "  used idx wrapped to 1");
-	used_elem(65535, &id, &len);
-	ok(id == 2 && len == 2, "  used slot of idx 65535 (3) holds head 2");
-	used_elem(0, &id, &len);
-	ok(id == 3, "  slot 0 holds head 3");
+	is_int(ring_used_idx(&ring), 1, "  used idx wrapped to 1");
+	ok(ring_used_id(&ring, 65535) == 2 && ring_used_len(&ring, 65535) == 2,
+	   "  used slot of idx 65535 (3) holds head 2");
+	ok(ring_used_id(&ring, 0) == 3, "  slot 0 holds head 3");
 	is_int(vq_pop(&vq, &ch), -EAGAIN, "  empty");
 }
 
@@ -312,92 +260,93 @@ static void test_notify(void)
 	uint16_t old;
 
 	setup(8, false, false);
-	setd(DESC, 0, DATA, 16, 0, 0);
-	offer(0);
+	desc_put(DESC, 0, DATA, 16, 0, 0);
+	ring_offer(&ring, 0);
 	must_pop();
 	old = vq.used_idx;
 	must_push(0, 0);
 	ok(vq_should_notify(&vq, old), "no flags: notify");
-	put16(AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	ring_set_avail_flags(&ring, VIRTQ_AVAIL_F_NO_INTERRUPT);
 	ok(!vq_should_notify(&vq, old), "NO_INTERRUPT: suppressed");
 	vq_set_avail_event(&vq);
-	is_int(get16(USED + 4 + 8 * 8), 0, "avail_event untouched without EVENT_IDX");
+	is_int(ring_avail_event(&ring), 0, "avail_event untouched without EVENT_IDX");
 
 	setup(8, false, true);
-	put16(AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT); /* ignored with EVENT_IDX */
+	/* NO_INTERRUPT is ignored with EVENT_IDX */
+	ring_set_avail_flags(&ring, VIRTQ_AVAIL_F_NO_INTERRUPT);
 	for (unsigned i = 0; i < 4; i++) {
-		setd(DESC, i, DATA, 16, 0, 0);
-		offer((uint16_t)i);
+		desc_put(DESC, i, DATA, 16, 0, 0);
+		ring_offer(&ring, (uint16_t)i);
 	}
 	for (unsigned i = 0; i < 4; i++)
 		must_pop();
 	vq_set_avail_event(&vq);
-	is_int(get16(USED + 4 + 8 * 8), 4, "avail_event = last_avail");
+	is_int(ring_avail_event(&ring), 4, "avail_event = last_avail");
 	old = vq.used_idx;
 	must_push(0, 0);  /* used 0 -> 1 */
-	put16(AVAIL + 4 + 2 * 8, 0); /* used_event 0: wants idx 0 -> 1 */
+	ring_set_used_event(&ring, 0); /* used_event 0: wants idx 0 -> 1 */
 	ok(vq_should_notify(&vq, old), "EVENT_IDX used_event 0, 0->1: notify");
-	put16(AVAIL + 4 + 2 * 8, 2);
+	ring_set_used_event(&ring, 2);
 	ok(!vq_should_notify(&vq, old), "used_event 2, 0->1: no notify");
 	old = vq.used_idx;
 	must_push(1, 0);
 	must_push(2, 0);  /* 1 -> 3 crosses event 2 */
 	ok(vq_should_notify(&vq, old), "used_event 2, 1->3: notify");
-	put16(AVAIL + 4 + 2 * 8, 0);
+	ring_set_used_event(&ring, 0);
 	ok(!vq_should_notify(&vq, old), "used_event 0 (stale), 1->3: no notify");
 
 	/* across the 16-bit wrap */
 	setup(8, false, true);
 	vq.last_avail = vq.used_idx = 65535;
-	avail_idx = 65535;
-	setd(DESC, 0, DATA, 16, 0, 0);
-	setd(DESC, 1, DATA, 16, 0, 0);
-	offer(0);
-	offer(1);
+	ring.avail_idx = 65535;
+	desc_put(DESC, 0, DATA, 16, 0, 0);
+	desc_put(DESC, 1, DATA, 16, 0, 0);
+	ring_offer(&ring, 0);
+	ring_offer(&ring, 1);
 	must_pop();
 	must_pop();
 	old = vq.used_idx;
 	must_push(0, 0);
 	must_push(1, 0); /* 65535 -> 1 */
-	put16(AVAIL + 4 + 2 * 8, 0);
+	ring_set_used_event(&ring, 0);
 	ok(vq_should_notify(&vq, old), "used_event 0, 65535->1: notify");
-	put16(AVAIL + 4 + 2 * 8, 65535);
+	ring_set_used_event(&ring, 65535);
 	ok(vq_should_notify(&vq, old), "used_event 65535, 65535->1: notify");
-	put16(AVAIL + 4 + 2 * 8, 1);
+	ring_set_used_event(&ring, 1);
 	ok(!vq_should_notify(&vq, old), "used_event 1, 65535->1: no notify");
 }
 
 static void test_indirect(void)
 {
 	setup(16, true, false);
-	setd(INDT, 0, DATA, 10, VIRTQ_DESC_F_NEXT, 2);
-	setd(INDT, 2, DATA + 0x100, 6, VIRTQ_DESC_F_NEXT, 1);
-	setd(INDT, 1, DATA + 0x200, 32, VIRTQ_DESC_F_WRITE, 0);
-	setd(DESC, 9, INDT, 48, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE, 0);
-	offer(9);
+	desc_put(INDT, 0, DATA, 10, VIRTQ_DESC_F_NEXT, 2);
+	desc_put(INDT, 2, DATA + 0x100, 6, VIRTQ_DESC_F_NEXT, 1);
+	desc_put(INDT, 1, DATA + 0x200, 32, VIRTQ_DESC_F_WRITE, 0);
+	desc_put(DESC, 9, INDT, 48, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&ring, 9);
 	is_int(vq_pop(&vq, &ch), 0, "indirect table of 3");
 	ok(ch.head == 9 && ch.nr_out == 2 && ch.nr_in == 1, "  2 out 1 in, head 9");
 	ok(ch.out_len == 16 && ch.in_len == 32, "  lengths");
 	ok(ch.iov[2].iov_base == ram + DATA + 0x200, "  writable iov");
 	must_push(9, 0);
 
-	setd(DESC, 4, DATA + 0x300, 8, VIRTQ_DESC_F_NEXT, 5);
-	setd(DESC, 5, INDT, 48, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(4);
+	desc_put(DESC, 4, DATA + 0x300, 8, VIRTQ_DESC_F_NEXT, 5);
+	desc_put(DESC, 5, INDT, 48, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 4);
 	is_int(vq_pop(&vq, &ch), 0, "direct buffer, then an indirect table");
 	ok(ch.nr_out == 3 && ch.nr_in == 1, "  3 out 1 in");
 
-	setd(INDT + 0x400, 0, DATA, 8, 0, 0);
-	setd(DESC, 6, INDT + 0x400, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(6);
+	desc_put(INDT + 0x400, 0, DATA, 8, 0, 0);
+	desc_put(DESC, 6, INDT + 0x400, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 6);
 	is_int(vq_pop(&vq, &ch), 0, "indirect table of 1");
 
 	setup(4, true, false);
 	for (unsigned i = 0; i < 4; i++)
-		setd(INDT, i, DATA + 16 * i, 16, i < 3 ? VIRTQ_DESC_F_NEXT : 0,
+		desc_put(INDT, i, DATA + 16 * i, 16, i < 3 ? VIRTQ_DESC_F_NEXT : 0,
 		     (uint16_t)(i + 1));
-	setd(DESC, 0, INDT, 64, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(DESC, 0, INDT, 64, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	is_int(vq_pop(&vq, &ch), 0, "indirect table of size entries");
 }
 
@@ -410,167 +359,167 @@ static void setup_bad(bool indirect)
 static void test_bad_chains(void)
 {
 	setup_bad(false);
-	setd(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 1);
-	setd(DESC, 1, DATA, 8, VIRTQ_DESC_F_NEXT, 0);
-	offer(0);
+	desc_put(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 1);
+	desc_put(DESC, 1, DATA, 8, VIRTQ_DESC_F_NEXT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("descriptor loop 0->1->0");
 
 	setup_bad(false);
-	setd(DESC, 3, DATA, 8, VIRTQ_DESC_F_NEXT, 3);
-	offer(3);
+	desc_put(DESC, 3, DATA, 8, VIRTQ_DESC_F_NEXT, 3);
+	ring_offer(&ring, 3);
 	expect_broken("descriptor pointing at itself");
 
 	setup_bad(false);
-	setd(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 16);
-	offer(0);
+	desc_put(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 16);
+	ring_offer(&ring, 0);
 	expect_broken("next == size");
 
 	setup_bad(false);
-	setd(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 0xffff);
-	offer(0);
+	desc_put(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 0xffff);
+	ring_offer(&ring, 0);
 	expect_broken("next 0xffff");
 
 	setup_bad(false);
-	offer(16);
+	ring_offer(&ring, 16);
 	expect_broken("head == size");
 
 	setup_bad(false);
-	offer(0xffff);
+	ring_offer(&ring, 0xffff);
 	expect_broken("head 0xffff");
 
 	setup_bad(false);
-	put16(AVAIL + 2, 17);
+	ring_set_avail_idx(&ring, 17);
 	expect_broken("avail idx 17 ahead with size 16");
 
 	setup_bad(false);
-	put16(AVAIL + 2, 0x8000);
+	ring_set_avail_idx(&ring, 0x8000);
 	expect_broken("avail idx jumps by 0x8000");
 
 	setup_bad(false);
 	for (unsigned i = 0; i < 16; i++) {
-		setd(DESC, i, DATA, 8, 0, 0);
-		offer((uint16_t)i);
+		desc_put(DESC, i, DATA, 8, 0, 0);
+		ring_offer(&ring, (uint16_t)i);
 	}
 	is_int(vq_pop(&vq, &ch), 0, "avail idx exactly size ahead is fine");
 
 	setup_bad(false);
-	setd(DESC, 0, DATA, 8, 0, 0);
-	offer(0);
-	offer(0);
+	desc_put(DESC, 0, DATA, 8, 0, 0);
+	ring_offer(&ring, 0);
+	ring_offer(&ring, 0);
 	is_int(vq_pop(&vq, &ch), 0, "head 0 popped");
 	expect_broken("head 0 offered again while in flight");
 
 	setup_bad(false);
-	setd(DESC, 0, RAM_SIZE, 1, 0, 0);
-	offer(0);
+	desc_put(DESC, 0, RAM_SIZE, 1, 0, 0);
+	ring_offer(&ring, 0);
 	expect_broken("buffer outside RAM");
 
 	setup_bad(false);
-	setd(DESC, 0, RAM_SIZE - 8, 9, 0, 0);
-	offer(0);
+	desc_put(DESC, 0, RAM_SIZE - 8, 9, 0, 0);
+	ring_offer(&ring, 0);
 	expect_broken("buffer crossing the end of RAM");
 
 	setup_bad(false);
-	setd(DESC, 0, RAM_SIZE - 8, 8, 0, 0);
-	offer(0);
+	desc_put(DESC, 0, RAM_SIZE - 8, 8, 0, 0);
+	ring_offer(&ring, 0);
 	is_int(vq_pop(&vq, &ch), 0, "buffer ending exactly at the end of RAM");
 
 	setup_bad(false);
-	setd(DESC, 0, UINT64_MAX - 7, 16, 0, 0);
-	offer(0);
+	desc_put(DESC, 0, UINT64_MAX - 7, 16, 0, 0);
+	ring_offer(&ring, 0);
 	expect_broken("addr + len overflows at UINT64_MAX");
 
 	setup_bad(false);
-	setd(DESC, 0, 16, 0xffffffff, 0, 0);
-	offer(0);
+	desc_put(DESC, 0, 16, 0xffffffff, 0, 0);
+	ring_offer(&ring, 0);
 	expect_broken("len 4 GiB - 1");
 
 	setup_bad(false);
-	setd(DESC, 0, DATA, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
-	setd(DESC, 1, DATA, 8, 0, 0);
-	offer(0);
+	desc_put(DESC, 0, DATA, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	desc_put(DESC, 1, DATA, 8, 0, 0);
+	ring_offer(&ring, 0);
 	expect_broken("readable after writable");
 }
 
 static void test_bad_indirect(void)
 {
 	setup_bad(false);
-	setd(INDT, 0, DATA, 8, 0, 0);
-	setd(DESC, 0, INDT, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(INDT, 0, DATA, 8, 0, 0);
+	desc_put(DESC, 0, INDT, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("indirect when not negotiated");
 
 	setup_bad(true);
-	setd(DESC, 0, INDT, 24, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(DESC, 0, INDT, 24, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("indirect len 24 (not a multiple of 16)");
 
 	setup_bad(true);
-	setd(DESC, 0, INDT, 0, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(DESC, 0, INDT, 0, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("indirect len 0");
 
 	setup_bad(true);
-	setd(DESC, 0, INDT, 17 * 16, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(DESC, 0, INDT, 17 * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("indirect table longer than the queue");
 
 	setup_bad(true);
-	setd(DESC, 0, RAM_SIZE - 16, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(DESC, 0, RAM_SIZE - 16, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("indirect table crossing the end of RAM");
 
 	setup_bad(true);
-	setd(DESC, 0, UINT64_MAX - 15, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(DESC, 0, UINT64_MAX - 15, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("indirect table at 2^64-16");
 
 	setup_bad(true);
-	setd(INDT + 0x100, 0, DATA, 8, 0, 0);
-	setd(INDT, 0, INDT + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	setd(DESC, 0, INDT, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(INDT + 0x100, 0, DATA, 8, 0, 0);
+	desc_put(INDT, 0, INDT + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	desc_put(DESC, 0, INDT, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("nested indirect");
 
 	setup_bad(true);
-	setd(INDT, 0, DATA, 8, 0, 0);
-	setd(DESC, 0, INDT, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
-	setd(DESC, 1, DATA, 8, 0, 0);
-	offer(0);
+	desc_put(INDT, 0, DATA, 8, 0, 0);
+	desc_put(DESC, 0, INDT, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
+	desc_put(DESC, 1, DATA, 8, 0, 0);
+	ring_offer(&ring, 0);
 	expect_broken("INDIRECT and NEXT on one descriptor");
 
 	setup_bad(true);
-	setd(INDT, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 2);
-	setd(INDT, 1, DATA, 8, 0, 0);
-	setd(DESC, 0, INDT, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(INDT, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 2);
+	desc_put(INDT, 1, DATA, 8, 0, 0);
+	desc_put(DESC, 0, INDT, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("next out of the indirect table (into the main table)");
 
 	setup_bad(true);
-	setd(INDT, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 1);
-	setd(INDT, 1, DATA, 8, VIRTQ_DESC_F_NEXT, 0);
-	setd(DESC, 0, INDT, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(INDT, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 1);
+	desc_put(INDT, 1, DATA, 8, VIRTQ_DESC_F_NEXT, 0);
+	desc_put(DESC, 0, INDT, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("loop inside the indirect table");
 
 	setup_bad(true);
-	setd(INDT, 0, DATA, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
-	setd(INDT, 1, DATA, 8, 0, 0);
-	setd(DESC, 0, INDT, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(INDT, 0, DATA, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	desc_put(INDT, 1, DATA, 8, 0, 0);
+	desc_put(DESC, 0, INDT, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("readable after writable inside the indirect table");
 
 	setup_bad(true);
-	setd(INDT, 0, DATA, 8, 0, 0);
-	setd(DESC, 0, DATA, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
-	setd(DESC, 1, INDT, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(INDT, 0, DATA, 8, 0, 0);
+	desc_put(DESC, 0, DATA, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	desc_put(DESC, 1, INDT, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("writable direct buffer, then readable indirect one");
 
 	setup_bad(true);
-	setd(INDT, 0, RAM_SIZE, 8, 0, 0);
-	setd(DESC, 0, INDT, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(INDT, 0, RAM_SIZE, 8, 0, 0);
+	desc_put(DESC, 0, INDT, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("buffer outside RAM in the indirect table");
 }
 
@@ -580,34 +529,34 @@ static void test_too_many_segs(void)
 
 	is_int(setup(1024, true, false), 0, "size 1024 queue");
 	for (unsigned i = 0; i < n; i++)
-		setd(DESC, i, DATA + i, 1, i + 1 < n ? VIRTQ_DESC_F_NEXT : 0,
+		desc_put(DESC, i, DATA + i, 1, i + 1 < n ? VIRTQ_DESC_F_NEXT : 0,
 		     (uint16_t)(i + 1));
-	offer(0);
+	ring_offer(&ring, 0);
 	expect_broken("VQ_MAX_SEGS + 1 buffers in a direct chain");
 
 	setup(1024, true, false);
 	for (unsigned i = 0; i < n - 1; i++)
-		setd(DESC, i, DATA + i, 1, i + 2 < n ? VIRTQ_DESC_F_NEXT : 0,
+		desc_put(DESC, i, DATA + i, 1, i + 2 < n ? VIRTQ_DESC_F_NEXT : 0,
 		     (uint16_t)(i + 1));
-	offer(0);
+	ring_offer(&ring, 0);
 	is_int(vq_pop(&vq, &ch), 0, "exactly VQ_MAX_SEGS buffers");
 	is_int(ch.nr_out, VQ_MAX_SEGS, "  all of them");
 
 	setup(1024, true, false);
 	for (unsigned i = 0; i < n; i++)
-		setd(INDT, i, DATA + i, 1, i + 1 < n ? VIRTQ_DESC_F_NEXT : 0,
+		desc_put(INDT, i, DATA + i, 1, i + 1 < n ? VIRTQ_DESC_F_NEXT : 0,
 		     (uint16_t)(i + 1));
-	setd(DESC, 0, INDT, 16 * n, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	desc_put(DESC, 0, INDT, 16 * n, VIRTQ_DESC_F_INDIRECT, 0);
+	ring_offer(&ring, 0);
 	expect_broken("VQ_MAX_SEGS + 1 buffers in an indirect table");
 }
 
 static void test_recovery(void)
 {
 	setup(16, false, false);
-	setd(DESC, 0, DATA, 8, 0, 0);
-	offer(0);
-	offer(0);
+	desc_put(DESC, 0, DATA, 8, 0, 0);
+	ring_offer(&ring, 0);
+	ring_offer(&ring, 0);
 	must_pop();
 	expect_broken("violation with a chain in flight");
 	is_int(vq_push(&vq, 0, 0), -EIO, "push on a broken queue -> -EIO");
@@ -619,11 +568,11 @@ static void test_recovery(void)
 	is_int(vq_pop(&vq, &ch), -EAGAIN, "  pop -> -EAGAIN");
 
 	memset(ram, 0, RAM_SIZE);
-	avail_idx = 0;
+	ring.avail_idx = 0;
 	is_int(vq_setup(&vq, &gm, 16, DESC, AVAIL, USED, false, false), 0,
 	       "vq_setup again");
-	setd(DESC, 0, DATA, 8, 0, 0);
-	offer(0);
+	desc_put(DESC, 0, DATA, 8, 0, 0);
+	ring_offer(&ring, 0);
 	is_int(vq_pop(&vq, &ch), 0, "  pop works again");
 	is_int(vq_push(&vq, 0, 0), 0, "  push works again");
 }
@@ -632,10 +581,8 @@ int main(void)
 {
 	/* violations are expected here: keep the log quiet */
 	log_threshold = LOG_ERR;
-	ram = aligned_alloc(4096, RAM_SIZE);
-	if (!ram)
+	if (ram_alloc(RAM_SIZE))
 		return 1;
-	gm_init_buffer(&gm, ram, RAM_SIZE);
 
 	test_setup();
 	test_simple();
@@ -651,6 +598,6 @@ int main(void)
 	test_too_many_segs();
 	test_recovery();
 
-	free(ram);
+	ram_free();
 	return done_testing();
 }
