@@ -27,7 +27,8 @@ case "$bbver" in
 esac
 [ -x "$busybox" ] || die "$busybox missing (package busybox-static): run scripts/deps"
 
-inputs=("$here/build-initramfs.sh" "$here/nkvm-init.c" "$here/initcmd.h" "$here/mkcpio.c" "$here/applets.txt")
+inputs=("$here/build-initramfs.sh" "$here/nkvm-init.c" "$here/initcmd.h" "$here/mkcpio.c" "$here/applets.txt"
+	"$here/nkvm-net.sh" "$here/udhcpc.script")
 hash=$( (cat "${inputs[@]}"; echo "busybox-static $bbver init-cc ${initcc##*/}") | sha256sum | cut -c1-16)
 out="$cache/initramfs-$hash.cpio"
 if [ -f "$out" ]; then
@@ -86,6 +87,8 @@ done < <("$busybox" --list-full)
 	echo "file /etc/passwd $work/passwd 0644 0 0"
 	echo "file /etc/group $work/group 0644 0 0"
 	echo "file /etc/hosts $work/hosts 0644 0 0"
+	echo "file /etc/nkvm-net $here/nkvm-net.sh 0755 0 0"
+	echo "file /etc/udhcpc.script $here/udhcpc.script 0755 0 0"
 	lineno=0
 	while IFS= read -r a; do
 		lineno=$((lineno + 1))

@@ -355,6 +355,31 @@ static void __attribute__((noreturn)) serve(pid_t main_pid, int report)
 	}
 }
 
+/* With a network interface, run /etc/nkvm-net (loopback, DHCP) and wait
+ * for it, so nkvm.cmd and the shell start with the network configured.
+ * nkvm.net=off on the kernel command line skips it. */
+static void setup_network(void)
+{
+	char *argv[] = { "sh", "/etc/nkvm-net", NULL };
+	pid_t pid;
+	int status;
+
+	if (access("/sys/class/net/eth0", F_OK) < 0 || strstr(cmdline, "nkvm.net=off"))
+		return;
+	pid = vfork();
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &orig_mask, NULL);
+		execve("/bin/sh", argv, envp);
+		_exit(127);
+	}
+	if (pid < 0) {
+		warn_err("vfork", errno);
+		return;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
 /* PID 1 entry: set up, say ready, run the command or the shell. */
 int main(void)
 {
@@ -383,6 +408,7 @@ int main(void)
 		warn_err("sethostname", errno);
 	build_env();
 	c = read_cmd();
+	setup_network();
 	say(1, "nkvm-init: ready", NULL);
 
 	if (c) {

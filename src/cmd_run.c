@@ -66,6 +66,14 @@ void cmd_run_usage(void)
 "                        a virtio-blk disk (/dev/vda, vdb... in order): a raw\n"
 "                        image or block device; ro=on read-only, direct=on\n"
 "                        O_DIRECT, serial= up to 20 characters; repeatable\n"
+"      --net user[,hostfwd=tcp:[ADDR]:PORT-[GADDR]:GPORT]...[,restrict=on][,mac=MAC]\n"
+"                        user-mode networking (the default: one such NIC):\n"
+"                        10.0.2.15/24 by DHCP, gateway and host 10.0.2.2, DNS\n"
+"                        10.0.2.3; hostfwd binds 127.0.0.1 unless ADDR is given\n"
+"      --net tap[,ifname=NAME][,mac=MAC]\n"
+"                        a tap device: NAME if it exists, else a new one that\n"
+"                        is removed when nkvm exits\n"
+"      --net none        no network interface\n"
 "      --rng             a virtio-rng entropy device (/dev/hwrng)\n"
 "      --timeout SECONDS stop the guest after this long (exit status 124)\n"
 "  -v, --verbose         debug messages on stderr\n"
@@ -155,6 +163,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "disk", required_argument, NULL, 'D' },
 		{ "rng", no_argument, NULL, 'R' },
+		{ "net", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -200,6 +209,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case 'R':
 			o->dev.rng = true;
 			break;
+		case 'N': {
+			char err[256];
+
+			if (rundev_parse_net(&o->dev, optarg, err, sizeof(err)) < 0)
+				return usage_error("%s", err);
+			break;
+		}
 		case 'T':
 			if (opts_parse_uint(optarg, 1, 1000000000, &o->timeout) < 0)
 				return usage_error("--timeout '%s': must be a number of seconds >= 1", optarg);

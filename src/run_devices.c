@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "nkvm/log.h"
+#include "nkvm/net_slirp.h"
+#include "nkvm/net_tap.h"
 #include "nkvm/opts.h"
 #include "nkvm/run_devices.h"
 #include "nkvm/vm.h"
@@ -96,6 +98,64 @@ int rundev_parse_disk(struct run_devices *rd, const char *arg, char *err,
 	return 0;
 }
 
+int rundev_parse_net(struct run_devices *rd, const char *arg, char *err,
+		      size_t errlen)
+{
+	struct net_opts o;
+	int r = net_opts_parse(arg, &o, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (o.kind == NET_NONE) {
+		rd->net_none = true;
+		return 0;
+	}
+	if (rd->nr_nets >= RUN_MAX_NICS) {
+		errbuf_printf(err, errlen, "--net: at most %d network interfaces", RUN_MAX_NICS);
+		return -EINVAL;
+	}
+	rd->net[rd->nr_nets++] = o;
+	return 0;
+}
+
+/* Back ends are made before /dev/kvm is opened: a tap that cannot be
+ * opened or a forwarded port in use is the user's to fix (exit 2). */
+static int open_nets(struct run_devices *rd)
+{
+	char err[512];
+	int i, r;
+
+	if (rd->net_none && rd->nr_nets) {
+		log_err("--net none together with other --net options: use one or the other");
+		return -1;
+	}
+	if (!rd->net_none && !rd->nr_nets) {
+		/* the default: one user-mode NIC, like `lkvm run` or QEMU */
+		rd->net[0] = (struct net_opts){ .kind = NET_USER };
+		rd->nr_nets = 1;
+	}
+	for (i = 0; i < rd->nr_nets; i++) {
+		struct net_opts *o = &rd->net[i];
+
+		if (o->kind == NET_TAP)
+			r = net_tap_create(&rd->net_be[i], o, err, sizeof(err));
+		else
+			r = net_slirp_create(&rd->net_be[i], o, err, sizeof(err));
+		if (r < 0) {
+			log_err("--net %s: %s", o->kind == NET_TAP ? "tap" : "user", err);
+			return -1;
+		}
+		if (!o->mac_set) {
+			/* QEMU's default, one up per NIC: stable across runs */
+			static const uint8_t base[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+			memcpy(o->mac, base, 6);
+			o->mac[5] = (uint8_t)(base[5] + i);
+		}
+	}
+	return 0;
+}
+
 int rundev_open(struct run_devices *rd)
 {
 	char err[512];
@@ -109,6 +169,35 @@ int rundev_open(struct run_devices *rd)
 			log_err("%s", err);
 			return -1;
 		}
+	}
+	return open_nets(rd);
+}
+
+static int attach_nic(struct run_devices *rd, struct vm *vm, int i)
+{
+	int r;
+
+	snprintf(rd->nic_names[i], sizeof(rd->nic_names[i]), "net%d", i);
+	rd->nic[i] = calloc(1, sizeof(*rd->nic[i]));
+	if (!rd->nic[i])
+		return -EXIT_HOST;
+	r = virtio_net_init(rd->nic[i], &vm->gm, rd->nic_names[i], rd->net[i].mac,
+			    rd->net_be[i]);
+	if (r < 0) {
+		free(rd->nic[i]);
+		rd->nic[i] = NULL;
+		log_err("%s: %s", rd->nic_names[i], strerror(-r));
+		return -EXIT_HOST;
+	}
+	rd->net_be[i] = NULL;	/* the NIC owns it now */
+	r = vm_add_virtio(vm, &rd->nic[i]->dev);
+	if (r < 0)
+		return r;
+	r = virtio_net_start(rd->nic[i], &vm->evl);
+	if (r < 0) {
+		log_err("%s: cannot start its %s back end: %s", rd->nic_names[i],
+			rd->nic[i]->be->kind, strerror(-r));
+		return -EXIT_HOST;
 	}
 	return 0;
 }
@@ -148,6 +237,11 @@ int rundev_attach(struct run_devices *rd, struct vm *vm)
 		r = attach_disk(rd, vm, i);
 		if (r < 0)
 			return r == -ENOMEM ? -EXIT_HOST : r;
+	}
+	for (i = 0; i < rd->nr_nets; i++) {
+		r = attach_nic(rd, vm, i);
+		if (r < 0)
+			return r;
 	}
 	if (rd->rng) {
 		rd->rng_dev = calloc(1, sizeof(*rd->rng_dev));
@@ -195,6 +289,18 @@ void rundev_free(struct run_devices *rd)
 		rd->disk[i].path = NULL;
 	}
 	rd->nr_disks = 0;
+	for (i = 0; i < rd->nr_nets; i++) {
+		if (rd->nic[i]) {
+			virtio_net_destroy(rd->nic[i]);
+			free(rd->nic[i]);
+			rd->nic[i] = NULL;
+		}
+		if (rd->net_be[i]) {
+			rd->net_be[i]->ops->destroy(rd->net_be[i]);
+			rd->net_be[i] = NULL;
+		}
+	}
+	rd->nr_nets = 0;
 	if (rd->rng_dev) {
 		virtio_dev_destroy(&rd->rng_dev->dev);
 		free(rd->rng_dev);

@@ -1,6 +1,8 @@
 /*
- * The devices `nkvm run` adds from its options: disks (--disk), the
- * entropy device (--rng) and the virtio console (--console virtio).
+ * The devices `nkvm run` adds from its options: disks (--disk), network
+ * interfaces (--net), the entropy device (--rng) and the virtio console
+ * (--console virtio). They are placed in that order: disks first, so
+ * /dev/vda is always the first --disk.
  *
  * Order: parse each option (rundev_parse_disk), open the images before
  * /dev/kvm (rundev_open: a bad disk is a usage error), attach them once
@@ -13,11 +15,14 @@
 #include <stddef.h>
 
 #include "nkvm/blk_image.h"
+#include "nkvm/net_opts.h"
 #include "nkvm/virtio_blk.h"
 #include "nkvm/virtio_console.h"
+#include "nkvm/virtio_net.h"
 #include "nkvm/virtio_rng.h"
 
 #define RUN_MAX_DISKS 16
+#define RUN_MAX_NICS 8
 
 struct disk_opts {
 	char *path;              /* malloc'd */
@@ -28,12 +33,18 @@ struct disk_opts {
 struct run_devices {
 	struct disk_opts disk[RUN_MAX_DISKS];
 	int nr_disks;
+	struct net_opts net[RUN_MAX_NICS];
+	int nr_nets;
+	bool net_none;           /* --net none: no NIC at all */
 	bool rng;
 	bool virtio_console;     /* the guest's console is hvc0 */
 	/* created by rundev_open / rundev_attach */
 	struct blk_image image[RUN_MAX_DISKS];
 	struct virtio_blk *blk[RUN_MAX_DISKS];
 	char blk_names[RUN_MAX_DISKS][16];
+	struct net_backend *net_be[RUN_MAX_NICS];
+	struct virtio_net *nic[RUN_MAX_NICS];
+	char nic_names[RUN_MAX_NICS][16];
 	struct virtio_rng *rng_dev;
 	struct virtio_console *con_dev;
 };
@@ -45,7 +56,12 @@ struct run_devices {
 int rundev_parse_disk(struct run_devices *rd, const char *arg, char *err,
 		      size_t errlen) __attribute__((warn_unused_result));
 
-/* Open and lock every disk image. 0, or -1 after one error line. */
+/* Parse a --net value (see net_opts.h). 0, or -EINVAL with err set. */
+int rundev_parse_net(struct run_devices *rd, const char *arg, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
+
+/* Open and lock every disk image, create every network back end (one
+ * user-mode NIC when no --net was given). 0, or -1 after one error line. */
 int rundev_open(struct run_devices *rd) __attribute__((warn_unused_result));
 
 struct vm;

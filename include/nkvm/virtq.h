@@ -138,12 +138,32 @@ int vq_pop(struct virtq *vq, struct vq_chain *chain)
 	__attribute__((warn_unused_result));
 
 /*
+ * Give back the chain popped last, unused: it becomes available again, as
+ * if never popped. For devices that must take several buffers or none
+ * (virtio-net's mergeable receive buffers). Several chains must be given
+ * back in the reverse order of their pops (the caller's duty: only that
+ * the head is in flight is checked). 0, or -EINVAL.
+ */
+int vq_unpop(struct virtq *vq, const struct vq_chain *chain)
+	__attribute__((warn_unused_result));
+
+/*
  * Return a popped chain to the guest with `written` bytes written to its
  * writable buffers: used element, release fence, used->idx. 0, -EINVAL if
  * head is not in flight (device bug), -EIO if the queue is broken, -EAGAIN
  * if not ready.
  */
 int vq_push(struct virtq *vq, uint16_t head, uint32_t written)
+	__attribute__((warn_unused_result));
+
+/*
+ * vq_push for n chains at once, published with one used->idx update, so
+ * the guest never sees some of them without the others (a frame spread
+ * over several mergeable receive buffers). Stops at the first failing
+ * chain (its error is returned) after publishing those before it.
+ */
+int vq_push_many(struct virtq *vq, const uint16_t *heads,
+		 const uint32_t *written, unsigned n)
 	__attribute__((warn_unused_result));
 
 /*

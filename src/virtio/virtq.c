@@ -292,8 +292,22 @@ int vq_pop(struct virtq *vq, struct vq_chain *chain)
 	return 0;
 }
 
+int vq_unpop(struct virtq *vq, const struct vq_chain *chain)
+{
+	/* The slot is read again, and checked again, by the next vq_pop: a
+	 * guest that rewrote it meanwhile gets whatever it wrote validated. */
+	if (!vq->ready || vq->broken || !vq->nr_inflight ||
+	    chain->head >= vq->size || !vq_inflight_test(vq, chain->head))
+		return -EINVAL;
+	vq_inflight_flip(vq, chain->head);
+	vq->nr_inflight--;
+	vq->last_avail--;
+	return 0;
+}
+
 /* Publish one used element, then (release) the new used index. */
-int vq_push(struct virtq *vq, uint16_t head, uint32_t written)
+/* Write one used element at the shadow index, unpublished. */
+static int vq_fill(struct virtq *vq, uint16_t head, uint32_t written)
 {
 	struct virtq_used_elem e;
 	uint64_t off;
@@ -316,10 +330,37 @@ int vq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	off = USED_RING + sizeof(e) * (vq->used_idx & (vq->size - 1));
 	memcpy(vq->used + off, &e, sizeof(e));
 	vq->used_idx++;
-	/* release: the element is visible before the index that covers it */
+	return 0;
+}
+
+/* Make every filled element visible to the guest. */
+static void vq_publish(struct virtq *vq)
+{
+	/* release: the elements are visible before the index that covers them */
 	__atomic_store_n(ring16(vq->used, USED_IDX), htole16(vq->used_idx),
 			 __ATOMIC_RELEASE);
-	return 0;
+}
+
+int vq_push(struct virtq *vq, uint16_t head, uint32_t written)
+{
+	int r = vq_fill(vq, head, written);
+
+	if (r == 0)
+		vq_publish(vq);
+	return r;
+}
+
+int vq_push_many(struct virtq *vq, const uint16_t *heads,
+		 const uint32_t *written, unsigned n)
+{
+	unsigned i;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++)
+		r = vq_fill(vq, heads[i], written[i]);
+	if (i && vq->ready && !vq->broken)
+		vq_publish(vq);
+	return r;
 }
 
 /*

@@ -1,6 +1,7 @@
 /* Split virtqueue engine on a malloc'd guest RAM with hand-built rings:
  * well-formed chains, copies across segments, used ring order, index
- * wrap-around, interrupt suppression, and every malformed ring we check. */
+ * wrap-around, interrupt suppression, every malformed ring we check, and
+ * giving popped chains back (vq_unpop). */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -577,6 +578,91 @@ static void test_recovery(void)
 	is_int(vq_push(&vq, 0, 0), 0, "  push works again");
 }
 
+static void test_unpop(void)
+{
+	struct vq_chain a, b, c;
+
+	setup(8, false, false);
+	desc_put(DESC, 2, DATA, 16, VIRTQ_DESC_F_WRITE, 0);
+	desc_put(DESC, 5, DATA + 0x100, 8, VIRTQ_DESC_F_NEXT, 6);
+	desc_put(DESC, 6, DATA + 0x200, 32, VIRTQ_DESC_F_WRITE, 0);
+	desc_put(DESC, 7, DATA + 0x300, 64, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&ring, 2);
+	ring_offer(&ring, 5);
+	ring_offer(&ring, 7);
+	ok(vq_pop(&vq, &a) == 0 && a.head == 2, "unpop: pop head 2");
+	ok(vq_pop(&vq, &b) == 0 && b.head == 5, "  pop head 5");
+	is_int(vq_unpop(&vq, &b), 0, "  unpop 5");
+	is_int(vq_unpop(&vq, &b), -EINVAL, "  unpop 5 twice -> -EINVAL");
+	is_int(vq_unpop(&vq, &a), 0, "  unpop 2");
+	ok(vq.last_avail == 0 && vq.nr_inflight == 0, "  last_avail 0, none in flight");
+	is_int(vq_push(&vq, 2, 0), -EINVAL, "  an unpopped head cannot be pushed");
+	ok(vq_pop(&vq, &c) == 0 && c.head == 2 && c.in_len == 16,
+	   "  next pop: head 2 again");
+	ok(vq_pop(&vq, &c) == 0 && c.head == 5 && c.out_len == 8 && c.in_len == 32,
+	   "  then head 5, same chain");
+	ok(vq_pop(&vq, &c) == 0 && c.head == 7, "  then head 7");
+	is_int(vq_pop(&vq, &c), -EAGAIN, "  then empty");
+	is_int(vq.nr_inflight, 3, "  3 in flight");
+	is_int(ring_used_idx(&ring), 0, "  nothing used");
+
+	/* heads that are not in flight */
+	must_push(7, 0);
+	c.head = 7;
+	is_int(vq_unpop(&vq, &c), -EINVAL, "unpop of a pushed head -> -EINVAL");
+	c.head = 3;
+	is_int(vq_unpop(&vq, &c), -EINVAL, "unpop of a never-popped head -> -EINVAL");
+	c.head = 8;
+	is_int(vq_unpop(&vq, &c), -EINVAL, "unpop of head == size -> -EINVAL");
+	c.head = 0xffff;
+	is_int(vq_unpop(&vq, &c), -EINVAL, "unpop of head 0xffff -> -EINVAL");
+	ok(vq.last_avail == 3 && vq.nr_inflight == 2, "  state unchanged");
+	must_push(5, 0);
+	must_push(2, 0);
+	c.head = 2;
+	is_int(vq_unpop(&vq, &c), -EINVAL, "nothing in flight -> -EINVAL");
+	is_int(vq.last_avail, 3, "  last_avail unchanged");
+	ok(!vq.broken, "  device bugs do not break the queue");
+
+	/* the slot is checked again when popped again */
+	setup(8, false, false);
+	desc_put(DESC, 1, DATA, 16, 0, 0);
+	ring_offer(&ring, 1);
+	must_pop();
+	is_int(vq_unpop(&vq, &ch), 0, "unpop, then the guest rewrites the slot");
+	ram_put16(AVAIL + 4, 9);
+	expect_broken("  re-popped slot with head 9 >= size");
+
+	/* broken and not-ready queues */
+	setup(8, false, false);
+	desc_put(DESC, 0, DATA, 16, 0, 0);
+	ring_offer(&ring, 0);
+	ring_offer(&ring, 0xffff);
+	ok(vq_pop(&vq, &a) == 0 && a.head == 0, "pop head 0");
+	is_int(vq_pop(&vq, &c), -EIO, "  then a bad head breaks the queue");
+	is_int(vq_unpop(&vq, &a), -EINVAL, "unpop on a broken queue -> -EINVAL");
+	is_int(vq.last_avail, 1, "  last_avail unchanged");
+	vq_reset(&vq);
+	a.head = 0;
+	is_int(vq_unpop(&vq, &a), -EINVAL, "unpop on a reset queue -> -EINVAL");
+
+	/* across the 16-bit wrap */
+	setup(4, false, false);
+	vq.last_avail = vq.used_idx = 65535;
+	ring.avail_idx = 65535;
+	desc_put(DESC, 0, DATA, 16, 0, 0);
+	desc_put(DESC, 3, DATA, 16, 0, 0);
+	ring_offer(&ring, 3);
+	ring_offer(&ring, 0);
+	ok(vq_pop(&vq, &a) == 0 && a.head == 3 && vq_pop(&vq, &b) == 0 && b.head == 0,
+	   "wrap: pop 3 (slot 65535) and 0 (slot 0)");
+	is_int(vq.last_avail, 1, "  last_avail 1");
+	ok(vq_unpop(&vq, &b) == 0 && vq_unpop(&vq, &a) == 0, "  unpop both");
+	is_int(vq.last_avail, 65535, "  last_avail back to 65535");
+	ok(vq_pop(&vq, &c) == 0 && c.head == 3 && vq_pop(&vq, &c) == 0 && c.head == 0,
+	   "  popped again in order");
+}
+
 int main(void)
 {
 	/* violations are expected here: keep the log quiet */
@@ -597,6 +683,7 @@ int main(void)
 	test_bad_indirect();
 	test_too_many_segs();
 	test_recovery();
+	test_unpop();
 
 	ram_free();
 	return done_testing();
