@@ -81,6 +81,20 @@ waitready() {
 	return 0
 }
 
+# wait_console NAME REGEX: wait until boot NAME's console has a line
+# matching the extended REGEX (returns 0), or the boot has ended or the
+# guard expired (returns 1).
+wait_console() {
+	local i
+	for ((i = 0; i < OUTER; i++)); do
+		[ -f "$T/$1.out" ] && tr -d '\r' <"$T/$1.out" | grep -Eq -- "$2" &&
+			return 0
+		[ -e "$T/$1.rc" ] && return 1
+		sleep 1
+	done
+	return 1
+}
+
 # feed OUT DONE INPUT: the guest's stdin for the interactive boots.  Sends
 # INPUT once the guest is ready, then keeps the pipe open until nkvm exits
 # (DONE exists), so that the shell never sees EOF (nkvm-init would power

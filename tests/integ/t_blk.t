@@ -48,12 +48,7 @@ fsck_clean() { e2fsck -fn "$1" >/dev/null 2>&1; }
 # REGEX, try a second nkvm on B's disk (must be refused), then SIGTERM the
 # boot (its nkvm and the timeout(1) around it, found by the image path).
 kill_when() {
-	local name=$1 re=$2 i
-	for ((i = 0; i < OUTER; i++)); do
-		tr -d '\r' <"$T/$name.out" 2>/dev/null | grep -Eq -- "$re" && break
-		[ -e "$T/$name.done" ] && return
-		sleep 1
-	done
+	wait_console "$1" "$2" || return
 	"$NKVM" run --disk "path=$T/b-raw.img" </dev/null >"$T/lock.out" 2>&1
 	echo $? >"$T/lock.rc"
 	pkill -TERM -f "disk path=$T/b-raw.img,serial" || true

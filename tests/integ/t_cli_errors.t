@@ -158,8 +158,15 @@ if [ -f "$GOOD_KERNEL" ]; then
 	many=()
 	for i in $(seq 17); do many+=(--disk "path=$IN/disk.img,ro=on"); done
 	usage_error "17 disks" run "${K[@]}" "${many[@]}"
+	# network options: parsed, and back ends made, before /dev/kvm
+	usage_error "--net bogus" run "${K[@]}" --net bogus
+	usage_error "--net user,hostfwd without '-'" run "${K[@]}" --net user,hostfwd=tcp::2222
+	usage_error "--net user,hostfwd port 0" run "${K[@]}" --net user,hostfwd=tcp::0-:22
+	usage_error "--net tap,ifname with '/'" run "${K[@]}" --net tap,ifname=a/b
+	usage_error "--net user,mac multicast" run "${K[@]}" --net user,mac=01:00:5e:00:00:01
+	usage_error "--net none with --net user" run "${K[@]}" --net none --net user
 else
-	skip 69 "no $GOOD_KERNEL (make guests)"
+	skip 93 "no $GOOD_KERNEL (make guests)"
 fi
 
 # --version and run --help.
