@@ -57,8 +57,14 @@ $(B)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/guests/gue
 # Fuzzing: libFuzzer harnesses built with clang (`make fuzz`, see
 # fuzz/README.md); `make check` replays the committed corpus with $(CC),
 # under the sanitizers when SANITIZE=1.
-FUZZ_NAMES   := virtq
+FUZZ_NAMES   := virtq blk mmio
 FUZZ_SRCS_virtq := src/virtio/virtq.c src/gm.c src/log.c
+FUZZ_SRCS_blk := src/virtio/blk.c src/virtio/blk_req.c src/virtio/blk_io.c \
+                 src/virtio/blk_io_threads.c src/virtio/blk_io_uring.c \
+                 src/virtio/mmio.c src/virtio/virtio.c src/virtio/virtq.c \
+                 src/evloop.c src/gm.c src/log.c
+FUZZ_SRCS_mmio := src/virtio/rng.c src/virtio/mmio.c src/virtio/virtio.c \
+                  src/virtio/virtq.c src/gm.c src/log.c
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -68,7 +74,7 @@ fuzz: $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
 
 $(B)/fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard include/nkvm/*.h) $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)
 
 $(B)/fuzz/replay_%: fuzz/replay.c fuzz/fuzz_%.c $(B)/libnkvm.a
 	@mkdir -p $(dir $@)
