@@ -111,11 +111,20 @@ run: deps
 bench: all guests
 	bench/run.sh
 
+# Host-side drivers for the device-model benchmarks (bench/blk.sh: virtio-blk
+# vs fio; bench/net.sh: virtio-net + tap vs a raw tap); not part of all/check.
+bench-blk: $(B)/bench/blk_driver
+bench-net: $(B)/bench/net_driver
+
+$(B)/bench/%: bench/%.c $(B)/libnkvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnkvm.a $(LDLIBS)
+
 clean:
 	rm -rf build build-san
 
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*.c src/*/*.c src/*/*/*.c include/nkvm/*.h)
 
-.PHONY: all unit guests check deps guest run bench clean format-check fuzz fuzz-replay
+.PHONY: all unit guests check deps guest run bench bench-blk bench-net clean format-check fuzz fuzz-replay
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
