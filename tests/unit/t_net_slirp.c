@@ -1,13 +1,15 @@
 /*
  * The libslirp back end, for real: a fake device records what deliver()
  * gets while the test plays the guest (ARP, DHCP by hand-built frames), a
- * host client connects to a forwarded port, and the bounds and the
- * -EAGAIN backlog are checked. Needs loopback sockets only.
+ * host client connects to a forwarded port, the guest reaches the host's
+ * loopback as 10.0.2.2 (or, with restrict=on, does not), and the bounds
+ * and the -EAGAIN backlog are checked. Needs loopback sockets only.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +23,15 @@
 
 #define MAX_FRAMES 512
 #define WAIT_MS 2000
+#define SILENT_MS 1000  /* how long "nothing arrives" is watched for */
+
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const uint8_t gw_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+static const uint8_t guest_ip[4] = { 10, 0, 2, 15 }, gw_ip[4] = { 10, 0, 2, 2 };
 
 /* The fake virtio-net device: frames as deliver() saw them. */
 struct fake_dev {
@@ -168,6 +177,17 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
 	size_t i;
@@ -216,27 +236,52 @@ static bool is_arp_reply(const uint8_t *f, size_t len, const void *arg)
 	       get16(a + 6) == 2 && !memcmp(a + 14, sip, 4);
 }
 
+/*
+ * virtio-net header + Ethernet + a 20-byte IPv4 header from the guest's MAC
+ * to dmac, src -> dst, for l4len bytes of protocol proto (zeroed); returns
+ * the IP header. The caller fills in the L4 part, then its checksum.
+ */
+static uint8_t *build_ip(uint8_t *b, const uint8_t dmac[6], const uint8_t src[4],
+			 const uint8_t dst[4], uint8_t proto, size_t l4len)
+{
+	uint8_t *e = b + NET_HDR_LEN, *ip = e + 14;
+
+	memset(b, 0, NET_HDR_LEN + 14 + 20 + l4len);
+	memcpy(e, dmac, 6);
+	memcpy(e + 6, guest_mac, 6);
+	put16(e + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + l4len));
+	put16(ip + 4, 0x1234);
+	ip[8] = 64;
+	ip[9] = proto;
+	memcpy(ip + 12, src, 4);
+	memcpy(ip + 16, dst, 4);
+	put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+	return ip;
+}
+
+/* The TCP/UDP checksum of the packet at ip (pseudo header included): the
+ * value to store when the field is zero, 0 when the stored one is right. */
+static uint16_t l4_csum(const uint8_t *ip)
+{
+	size_t ihl = (size_t)(ip[0] & 15) * 4, l4len = get16(ip + 2) - ihl;
+	uint32_t sum = csum_add(0, ip + 12, 8);
+
+	sum += ip[9] + l4len;
+	return csum_fold(csum_add(sum, ip + ihl, l4len));
+}
+
 #define BOOTP_LEN 548   /* 236 fixed + 312 of options: a full DHCP message */
-#define DHCP_IP_LEN (20 + 8 + BOOTP_LEN)
 
 /* virtio-net header + DHCPDISCOVER, with valid IP and UDP checksums. */
 static size_t build_dhcp_discover(uint8_t *b)
 {
-	uint8_t *e = b + NET_HDR_LEN, *ip = e + 14, *udp = ip + 20, *bp = udp + 8;
-	uint8_t *opt = bp + 240;
-	uint32_t sum;
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t any[4];
+	uint8_t *ip = build_ip(b, bcast, any, bcast, 17, 8 + BOOTP_LEN);
+	uint8_t *udp = ip + 20, *bp = udp + 8, *opt = bp + 240;
 
-	memset(b, 0, NET_HDR_LEN + 14 + DHCP_IP_LEN);
-	memset(e, 0xff, 6);
-	memcpy(e + 6, guest_mac, 6);
-	put16(e + 12, 0x0800);
-	ip[0] = 0x45;
-	put16(ip + 2, DHCP_IP_LEN);
-	put16(ip + 4, 0x1234);
-	ip[8] = 64;
-	ip[9] = 17;
-	memset(ip + 16, 0xff, 4);                 /* 0.0.0.0 -> broadcast */
-	put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
 	put16(udp, 68);
 	put16(udp + 2, 67);
 	put16(udp + 4, 8 + BOOTP_LEN);
@@ -250,12 +295,38 @@ static size_t build_dhcp_discover(uint8_t *b)
 	opt[1] = 1;
 	opt[2] = 1;
 	opt[3] = 255;
-	/* pseudo header: src, dst, proto, UDP length */
-	sum = csum_add(0, ip + 12, 8);
-	sum += 17 + 8 + BOOTP_LEN;
-	sum = csum_add(sum, udp, 8 + BOOTP_LEN);
-	put16(udp + 6, csum_fold(sum));
-	return NET_HDR_LEN + 14 + DHCP_IP_LEN;
+	put16(udp + 6, l4_csum(ip));
+	return NET_HDR_LEN + 14 + 20 + 8 + BOOTP_LEN;
+}
+
+/* A TCP segment without data from the guest's sport to 10.0.2.2:dport. */
+static size_t build_tcp(uint8_t *b, uint16_t sport, uint16_t dport, uint32_t seq,
+			uint8_t flags)
+{
+	uint8_t *ip = build_ip(b, gw_mac, guest_ip, gw_ip, 6, 20), *tcp = ip + 20;
+
+	put16(tcp, sport);
+	put16(tcp + 2, dport);
+	put32(tcp + 4, seq);
+	tcp[12] = 5 << 4;                         /* data offset: no options */
+	tcp[13] = flags;
+	put16(tcp + 14, 65535);                   /* window */
+	put16(tcp + 16, l4_csum(ip));
+	return NET_HDR_LEN + 14 + 20 + 20;
+}
+
+/* A UDP datagram from the guest's sport to 10.0.2.2:dport. */
+static size_t build_udp(uint8_t *b, uint16_t sport, uint16_t dport, const char *payload)
+{
+	size_t plen = strlen(payload);
+	uint8_t *ip = build_ip(b, gw_mac, guest_ip, gw_ip, 17, 8 + plen), *udp = ip + 20;
+
+	put16(udp, sport);
+	put16(udp + 2, dport);
+	put16(udp + 4, (uint16_t)(8 + plen));
+	memcpy(udp + 8, payload, plen);
+	put16(udp + 6, l4_csum(ip));
+	return NET_HDR_LEN + 14 + 20 + 8 + plen;
 }
 
 /* A DHCP message type option in a BOOTP reply, or -1. */
@@ -306,6 +377,52 @@ static bool is_syn_to(const uint8_t *f, size_t len, const void *arg)
 	       (tcp[13] & 0x12) == 0x02;
 }
 
+/* TCP or UDP from slirp to the guest (10.0.2.15); a zero port matches any. */
+struct l4_match {
+	uint8_t proto;
+	uint16_t sport, dport;
+	uint8_t flags_mask, flags;   /* TCP: (flags & flags_mask) == flags */
+	const char *payload;         /* UDP: exactly this payload, if set */
+};
+
+static bool is_l4(const uint8_t *f, size_t len, const void *arg)
+{
+	const struct l4_match *m = arg;
+	const uint8_t *e = f + NET_HDR_LEN, *ip = e + 14, *l4;
+	size_t ihl, iplen, plen;
+
+	if (len < NET_HDR_LEN + 14 + 20 || get16(e + 12) != 0x0800 || ip[9] != m->proto)
+		return false;
+	ihl = (size_t)(ip[0] & 15) * 4;
+	iplen = get16(ip + 2);
+	if (ihl < 20 || iplen < ihl + (m->proto == 6 ? 20 : 8) ||
+	    len < NET_HDR_LEN + 14 + iplen)
+		return false;
+	l4 = ip + ihl;
+	if (memcmp(ip + 16, guest_ip, 4) || (m->sport && get16(l4) != m->sport) ||
+	    (m->dport && get16(l4 + 2) != m->dport))
+		return false;
+	if (m->proto == 6)
+		return (l4[13] & m->flags_mask) == m->flags;
+	if (!m->payload)
+		return true;
+	plen = strlen(m->payload);
+	return get16(l4 + 4) == 8 + plen && iplen >= ihl + 8 + plen &&
+	       !memcmp(l4 + 8, m->payload, plen);
+}
+
+/* How many frames deliver() got so far that pred accepts. */
+static unsigned count_frames(struct fake_dev *d, frame_pred pred, const void *arg)
+{
+	unsigned i, n = 0;
+
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < d->nr; i++)
+		n += pred(d->frame[i], d->len[i], arg);
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}
+
 /* ---- helpers ---- */
 
 static int count_fds(void)
@@ -332,7 +449,7 @@ static int bound_socket(int type, uint16_t *port)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons(*port);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    (type == SOCK_STREAM && listen(fd, 1) < 0) ||
+	    ((type & ~SOCK_NONBLOCK) == SOCK_STREAM && listen(fd, 1) < 0) ||
 	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -370,6 +487,49 @@ static int send_buf(struct net_backend *be, const uint8_t *b, size_t len)
 	struct iovec iov = { .iov_base = (void *)b, .iov_len = len };
 
 	return be->ops->send(be, &iov, 1);
+}
+
+/* The guest asks for 10.0.2.2's MAC, so that slirp learns the guest's and
+ * can send it IP. True when the reply came. */
+static bool guest_arp(struct net_backend *be, struct fake_dev *d)
+{
+	uint8_t buf[NET_HDR_LEN + 42];
+	unsigned from = 0;
+
+	return send_buf(be, buf, build_arp_request(buf, 2)) == 0 &&
+	       wait_frame(d, &from, is_arp_reply, gw_ip) >= 0;
+}
+
+/* Wait up to ms for any of fds to become readable: how many are. */
+static int wait_readable(struct pollfd *p, unsigned n, int ms)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		p[i].events = POLLIN;
+	return poll(p, n, ms);
+}
+
+/* accept() on a non-blocking listener within ms; the fd or -1. */
+static int accept_within(int lfd, int ms)
+{
+	struct pollfd p = { .fd = lfd };
+
+	if (wait_readable(&p, 1, ms) != 1)
+		return -1;
+	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+/* One datagram on a non-blocking socket within ms; its length or -1. */
+static ssize_t recv_within(int fd, void *buf, size_t len, int ms,
+			   struct sockaddr_in *from)
+{
+	struct pollfd p = { .fd = fd };
+	socklen_t alen = sizeof(*from);
+
+	if (wait_readable(&p, 1, ms) != 1)
+		return -1;
+	return recvfrom(fd, buf, len, 0, (struct sockaddr *)from, &alen);
 }
 
 /* ---- tests ---- */
@@ -457,6 +617,183 @@ static void test_guest_traffic(void)
 	ok(st.tx_frames == 3 && st.rx_frames >= 3 && st.tx_dropped == 0,
 	   "counters: %lu tx, %lu rx", st.tx_frames, st.rx_frames);
 	be->ops->destroy(be);
+	fake_free(&d);
+}
+
+/*
+ * restrict=off: the guest reaches the host's loopback as 10.0.2.2, by TCP
+ * (slirp connects to the test's listener and answers the guest's SYN) and
+ * by UDP; a UDP hostfwd rule brings a host datagram to the guest.
+ */
+static void test_host_loopback(void)
+{
+	static const char out_msg[] = "guest to host over udp", in_msg[] = "host to guest";
+	struct l4_match synack = { .proto = 6, .dport = 40000,
+				   .flags_mask = TH_SYN | TH_ACK | TH_RST,
+				   .flags = TH_SYN | TH_ACK };
+	struct l4_match udp_in = { .proto = 17, .dport = 5353, .payload = in_msg };
+	struct net_backend *be = NULL;
+	struct sockaddr_in a = { .sin_family = AF_INET }, src;
+	struct fake_dev d;
+	struct net_opts o;
+	uint8_t buf[256];
+	char spec[128], err[256] = "", rbuf[64];
+	uint16_t tport = 0, uport = 0, fport = free_port(SOCK_DGRAM);
+	int lfd = bound_socket(SOCK_STREAM | SOCK_NONBLOCK, &tport);
+	int ufd = bound_socket(SOCK_DGRAM | SOCK_NONBLOCK, &uport);
+	int c = -1, i, hc;
+	unsigned from = 0;
+	ssize_t n;
+
+	fake_init(&d);
+	snprintf(spec, sizeof(spec), "user,hostfwd=udp::%u-:5353", fport);
+	o = user_opts(spec);
+	if (lfd < 0 || ufd < 0 || !fport || net_slirp_create(&be, &o, err, sizeof(err)) < 0) {
+		ok(0, "loopback sockets and create: %s", err);
+		goto out;
+	}
+	be->deliver = fake_deliver;
+	be->dev = &d;
+	is_int(be->ops->start(be, NULL), 0, "start (restrict=off, udp hostfwd :%u)", fport);
+	ok(guest_arp(be, &d), "slirp knows the guest's MAC (ARP)");
+
+	/* TCP to 10.0.2.2:tport is a connect() to 127.0.0.1:tport */
+	is_int(send_buf(be, buf, build_tcp(buf, 40000, tport, 0x11223344, TH_SYN)), 0,
+	       "guest sends SYN to 10.0.2.2:%u", tport);
+	c = accept_within(lfd, SILENT_MS);
+	ok(c >= 0, "the host's listener on 127.0.0.1:%u accepts slirp's connection",
+	   tport);
+	synack.sport = tport;
+	i = wait_frame(&d, &from, is_l4, &synack);
+	ok(i >= 0, "the guest gets a SYN-ACK from port %u", tport);
+	if (i >= 0) {
+		const uint8_t *ip = d.frame[i] + NET_HDR_LEN + 14, *tcp = ip + 20;
+
+		ok(!memcmp(ip + 12, gw_ip, 4) && get32(tcp + 8) == 0x11223345 &&
+		   l4_csum(ip) == 0, "from 10.0.2.2, acks the SYN (0x%08x), checksum valid",
+		   get32(tcp + 8));
+	}
+
+	/* UDP to 10.0.2.2:uport is a sendto() to 127.0.0.1:uport */
+	is_int(send_buf(be, buf, build_udp(buf, 40001, uport, out_msg)), 0,
+	       "guest sends UDP to 10.0.2.2:%u", uport);
+	n = recv_within(ufd, rbuf, sizeof(rbuf), SILENT_MS, &src);
+	ok(n == (ssize_t)strlen(out_msg) && !memcmp(rbuf, out_msg, (size_t)n) &&
+	   src.sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+	   "the host's socket on 127.0.0.1:%u gets it (%zd bytes)", uport, n);
+
+	/* UDP hostfwd: a datagram to 127.0.0.1:fport reaches 10.0.2.15:5353 */
+	hc = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(fport);
+	ok(hc >= 0 && sendto(hc, in_msg, strlen(in_msg), 0, (struct sockaddr *)&a,
+			     sizeof(a)) == (ssize_t)strlen(in_msg),
+	   "host sends a datagram to the udp hostfwd port %u", fport);
+	from = 0;
+	i = wait_frame(&d, &from, is_l4, &udp_in);
+	ok(i >= 0, "the guest gets it at 10.0.2.15:5353, same payload");
+	if (i >= 0) {
+		const uint8_t *ip = d.frame[i] + NET_HDR_LEN + 14;
+
+		ok(!memcmp(ip + 12, gw_ip, 4) && l4_csum(ip) == 0,
+		   "from 10.0.2.2, UDP checksum valid");
+	}
+	if (hc >= 0)
+		close(hc);
+	be->ops->destroy(be);
+out:
+	if (c >= 0)
+		close(c);
+	if (lfd >= 0)
+		close(lfd);
+	if (ufd >= 0)
+		close(ufd);
+	fake_free(&d);
+}
+
+/*
+ * restrict=on: the guest's SYN to 10.0.2.2 is refused with a RST (libslirp
+ * 4.7's tcp_input: dropwithreset for a new connection that is not a
+ * guestfwd) and no host connection is made; its UDP is dropped silently
+ * (udp_input). A tcp hostfwd still brings host connections in.
+ */
+static void test_restrict(void)
+{
+	struct l4_match any_tcp = { .proto = 6, .dport = 40002 };
+	struct l4_match synack = { .proto = 6, .dport = 40002,
+				   .flags_mask = TH_SYN | TH_ACK, .flags = TH_SYN | TH_ACK };
+	struct net_backend *be = NULL;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct pollfd p[2];
+	struct fake_dev d;
+	struct net_opts o;
+	uint8_t buf[256];
+	char spec[128], err[256] = "", rbuf[64];
+	uint16_t tport = 0, uport = 0, fport = free_port(SOCK_STREAM), gport = 2222;
+	int lfd = bound_socket(SOCK_STREAM | SOCK_NONBLOCK, &tport);
+	int ufd = bound_socket(SOCK_DGRAM | SOCK_NONBLOCK, &uport);
+	int c, i, r;
+	unsigned from = 0;
+
+	fake_init(&d);
+	snprintf(spec, sizeof(spec), "user,restrict=on,hostfwd=tcp::%u-:%u", fport, gport);
+	o = user_opts(spec);
+	if (lfd < 0 || ufd < 0 || !fport || net_slirp_create(&be, &o, err, sizeof(err)) < 0) {
+		ok(0, "loopback sockets and create: %s", err);
+		goto out;
+	}
+	be->deliver = fake_deliver;
+	be->dev = &d;
+	is_int(be->ops->start(be, NULL), 0, "start (restrict=on, tcp hostfwd :%u)", fport);
+	ok(guest_arp(be, &d), "slirp knows the guest's MAC (ARP)");
+
+	is_int(send_buf(be, buf, build_tcp(buf, 40002, tport, 0x55667788, TH_SYN)), 0,
+	       "guest sends SYN to 10.0.2.2:%u", tport);
+	is_int(send_buf(be, buf, build_udp(buf, 40003, uport, "must not leave")), 0,
+	       "guest sends UDP to 10.0.2.2:%u", uport);
+	ok(wait_tx(be, 3), "slirp took both frames");
+	any_tcp.sport = tport;
+	i = wait_frame(&d, &from, is_l4, &any_tcp);
+	ok(i >= 0, "the guest gets an answer to its SYN");
+	if (i >= 0) {
+		const uint8_t *ip = d.frame[i] + NET_HDR_LEN + 14, *tcp = ip + 20;
+
+		ok(tcp[13] == (TH_RST | TH_ACK) && get32(tcp + 8) == 0x55667789 &&
+		   !memcmp(ip + 12, gw_ip, 4) && l4_csum(ip) == 0,
+		   "it is a RST+ACK from 10.0.2.2 acking the SYN (flags 0x%02x)", tcp[13]);
+	}
+
+	/* nothing reaches the host's loopback in SILENT_MS */
+	p[0] = (struct pollfd){ .fd = lfd };
+	p[1] = (struct pollfd){ .fd = ufd };
+	r = wait_readable(p, 2, SILENT_MS);
+	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	ok(r == 0 && c < 0 && errno == EAGAIN,
+	   "no connection to 127.0.0.1:%u within %d ms", tport, SILENT_MS);
+	if (c >= 0)
+		close(c);
+	ok(recv(ufd, rbuf, sizeof(rbuf), 0) < 0 && errno == EAGAIN,
+	   "no datagram at 127.0.0.1:%u", uport);
+	synack.sport = tport;
+	is_int(count_frames(&d, is_l4, &synack), 0, "no SYN-ACK was delivered");
+
+	/* hostfwd still works */
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(fport);
+	ok(c >= 0 && connect(c, (struct sockaddr *)&a, sizeof(a)) == 0,
+	   "connect to the tcp hostfwd port %u", fport);
+	from = 0;
+	ok(wait_frame(&d, &from, is_syn_to, &gport) >= 0,
+	   "slirp sends the guest a SYN to 10.0.2.15:%u", gport);
+	if (c >= 0)
+		close(c);
+	be->ops->destroy(be);
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (ufd >= 0)
+		close(ufd);
 	fake_free(&d);
 }
 
@@ -622,6 +959,8 @@ int main(void)
 {
 	main_thread = pthread_self();
 	test_guest_traffic();
+	test_host_loopback();
+	test_restrict();
 	test_backlog();
 	test_bounds();
 	test_port_in_use();
