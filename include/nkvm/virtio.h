@@ -127,6 +127,16 @@ void virtio_fail(struct virtio_dev *d, const char *why);
 int virtio_pop(struct virtio_dev *d, unsigned q, struct vq_chain *chain)
 	__attribute__((warn_unused_result));
 
+/*
+ * Serve queue q: pop each available chain, let fn handle it (fn returns
+ * the bytes it wrote to the chain's writable buffers), push it, then
+ * interrupt the guest if it asks for it. At most one ring's worth per call,
+ * so a guest refilling as fast as we empty cannot hold the event loop; the
+ * rest is rekicked for the next turn.
+ */
+void virtio_serve(struct virtio_dev *d, unsigned q,
+		  uint32_t (*fn)(void *opaque, struct vq_chain *c), void *opaque);
+
 /* Reset the generic state (status, features, ISR, every queue). */
 void virtio_dev_reset(struct virtio_dev *d);
 

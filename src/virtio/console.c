@@ -44,23 +44,10 @@ static void con_write_chain(struct virtio_console *c, struct vq_chain *ch)
 	}
 }
 
-static void con_transmit(struct virtio_console *c)
+static uint32_t con_serve_tx(void *opaque, struct vq_chain *c)
 {
-	struct virtio_dev *d = &c->dev;
-	struct vq_chain chain;
-	uint16_t old = d->vq[VIRTIO_CONSOLE_TXQ].used_idx;
-	unsigned budget = d->vq[VIRTIO_CONSOLE_TXQ].size;
-
-	while (virtio_pop(d, VIRTIO_CONSOLE_TXQ, &chain) == 0) {
-		con_write_chain(c, &chain);
-		if (vq_push(&d->vq[VIRTIO_CONSOLE_TXQ], chain.head, 0) < 0)
-			break;
-		if (!--budget) {
-			d->rekick(d, VIRTIO_CONSOLE_TXQ);
-			break;
-		}
-	}
-	virtio_notify_used(d, VIRTIO_CONSOLE_TXQ, old);
+	con_write_chain(opaque, c);
+	return 0;
 }
 
 static void con_notify(struct virtio_dev *d, unsigned q)
@@ -69,7 +56,7 @@ static void con_notify(struct virtio_dev *d, unsigned q)
 	uint64_t one = 1;
 
 	if (q == VIRTIO_CONSOLE_TXQ) {
-		con_transmit(c);
+		virtio_serve(d, q, con_serve_tx, c);
 	} else if (c->room_efd >= 0 &&
 		   write(c->room_efd, &one, sizeof(one)) < 0) {
 		/* the counter cannot overflow in practice; nothing to do */

@@ -122,23 +122,10 @@ static void tx_one(struct virtio_net *n, struct vq_chain *c)
 	n->st.tx_bytes += len;
 }
 
-static void net_tx(struct virtio_net *n)
+static uint32_t net_serve_tx(void *opaque, struct vq_chain *c)
 {
-	struct virtio_dev *d = &n->dev;
-	struct vq_chain chain;
-	uint16_t old = d->vq[VIRTIO_NET_TXQ].used_idx;
-	unsigned budget = d->vq[VIRTIO_NET_TXQ].size;
-
-	while (virtio_pop(d, VIRTIO_NET_TXQ, &chain) == 0) {
-		tx_one(n, &chain);
-		if (vq_push(&d->vq[VIRTIO_NET_TXQ], chain.head, 0) < 0)
-			break;
-		if (!--budget) {	/* fairness: the rest on the next turn */
-			d->rekick(d, VIRTIO_NET_TXQ);
-			break;
-		}
-	}
-	virtio_notify_used(d, VIRTIO_NET_TXQ, old);
+	tx_one(opaque, c);
+	return 0;
 }
 
 /* Control commands Linux sends: receive modes and MAC filters are
@@ -182,7 +169,7 @@ static void net_notify(struct virtio_dev *d, unsigned q)
 	struct virtio_net *n = d->priv;
 
 	if (q == VIRTIO_NET_TXQ) {
-		net_tx(n);
+		virtio_serve(d, q, net_serve_tx, n);
 	} else if (q == VIRTIO_NET_RXQ) {
 		/* new receive buffers: let a waiting back end deliver */
 		if (n->rx_waiting) {

@@ -42,27 +42,18 @@ static uint32_t rng_fill(struct vq_chain *c)
 	return done;
 }
 
+static uint32_t rng_serve(void *opaque, struct vq_chain *c)
+{
+	struct virtio_rng *rng = opaque;
+	uint32_t n = rng_fill(c);
+
+	rng->bytes += n;
+	return n;
+}
+
 static void rng_notify(struct virtio_dev *d, unsigned q)
 {
-	struct virtio_rng *rng = d->priv;
-	struct vq_chain chain;
-	uint16_t old = d->vq[q].used_idx;
-	unsigned budget = d->vq[q].size;
-
-	/* one ring's worth per turn, so a guest refilling as fast as we
-	 * empty cannot hold the event loop; the rest on the next turn */
-	while (virtio_pop(d, q, &chain) == 0) {
-		uint32_t n = rng_fill(&chain);
-
-		rng->bytes += n;
-		if (vq_push(&d->vq[q], chain.head, n) < 0)
-			break;
-		if (!--budget) {
-			d->rekick(d, q);
-			break;
-		}
-	}
-	virtio_notify_used(d, q, old);
+	virtio_serve(d, q, rng_serve, d->priv);
 }
 
 static const struct virtio_dev_ops rng_ops = {

@@ -102,3 +102,21 @@ int virtio_pop(struct virtio_dev *d, unsigned q, struct vq_chain *chain)
 		virtio_fail(d, "malformed virtqueue");
 	return r;
 }
+
+void virtio_serve(struct virtio_dev *d, unsigned q,
+		  uint32_t (*fn)(void *opaque, struct vq_chain *c), void *opaque)
+{
+	struct vq_chain chain;
+	uint16_t old = d->vq[q].used_idx;
+	unsigned budget = d->vq[q].size;
+
+	while (virtio_pop(d, q, &chain) == 0) {
+		if (vq_push(&d->vq[q], chain.head, fn(opaque, &chain)) < 0)
+			break;
+		if (!--budget) {
+			d->rekick(d, q);
+			break;
+		}
+	}
+	virtio_notify_used(d, q, old);
+}
