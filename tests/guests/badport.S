@@ -1,7 +1,8 @@
 /* badport: accesses to nothing must be harmless and read as all ones.
  *
  * Writes to, then reads from, an unclaimed I/O port (0x1234, 8/16/32-bit)
- * and unclaimed MMIO (0xd0000000, above RAM, below the IOAPIC; 8/32-bit).
+ * and unclaimed MMIO (0xe0000000: in the PCI hole, above the virtio-mmio
+ * windows at 0xd0000000, below the IOAPIC; 8/32-bit).
  * All reads must return all ones: prints "nkvm-guest: unhandled ok" and
  * exits 44, or prints which read differed ("nkvm-guest: unhandled bad
  * <what>") and exits 45.  (QEMU reads unassigned MMIO as 0, so under QEMU
@@ -10,7 +11,7 @@
 #include "guest.h"
 
 #define BAD_PORT	0x1234
-#define BAD_MMIO	0xd0000000
+#define BAD_MMIO	0xe0000000
 
 /* CHECK reg, value, msg: on mismatch print msg and exit 45. */
 .macro CHECK reg, value, msg
