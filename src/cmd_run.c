@@ -74,6 +74,9 @@ void cmd_run_usage(void)
 "                        a tap device: NAME if it exists, else a new one that\n"
 "                        is removed when nkvm exits\n"
 "      --net none        no network interface\n"
+"      --share HOSTDIR:TAG[,ro=on]\n"
+"                        share a host directory (virtio-9p); in the guest:\n"
+"                        mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt\n"
 "      --rng             a virtio-rng entropy device (/dev/hwrng)\n"
 "      --timeout SECONDS stop the guest after this long (exit status 124)\n"
 "  -v, --verbose         debug messages on stderr\n"
@@ -164,6 +167,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "disk", required_argument, NULL, 'D' },
 		{ "rng", no_argument, NULL, 'R' },
 		{ "net", required_argument, NULL, 'N' },
+		{ "share", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -213,6 +217,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			char err[256];
 
 			if (rundev_parse_net(&o->dev, optarg, err, sizeof(err)) < 0)
+				return usage_error("%s", err);
+			break;
+		}
+		case 'S': {
+			char err[256];
+
+			if (rundev_parse_share(&o->dev, optarg, err, sizeof(err)) < 0)
 				return usage_error("%s", err);
 			break;
 		}

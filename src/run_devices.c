@@ -118,6 +118,90 @@ int rundev_parse_net(struct run_devices *rd, const char *arg, char *err,
 	return 0;
 }
 
+int rundev_parse_share(struct run_devices *rd, const char *arg, char *err,
+		       size_t errlen)
+{
+	struct opts_kv kv[OPTS_KV_MAX];
+	struct share_opts sh = { 0 };
+	char *copy, *colon;
+	int n, i, r = 0;
+
+	if (rd->nr_shares >= RUN_MAX_SHARES) {
+		errbuf_printf(err, errlen, "--share: at most %d shares", RUN_MAX_SHARES);
+		return -EINVAL;
+	}
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	n = opts_kv_split(copy, kv, OPTS_KV_MAX);
+	colon = n > 0 && !kv[0].val ? strrchr(kv[0].key, ':') : NULL;
+	if (!colon || colon == kv[0].key || !colon[1] ||
+	    strlen(colon + 1) > VIRTIO_9P_TAG_MAX) {
+		errbuf_printf(err, errlen, "--share '%s': expected HOSTDIR:TAG[,ro=on] "
+			      "(a tag of 1 to %d characters)", arg, VIRTIO_9P_TAG_MAX);
+		r = -EINVAL;
+		goto out;
+	}
+	*colon = '\0';
+	strcpy(sh.tag, colon + 1);
+	for (i = 1; i < n && !r; i++) {
+		if (!strcmp(kv[i].key, "ro")) {
+			int b = kv[i].val ? opts_parse_bool(kv[i].val) : -EINVAL;
+
+			if (b < 0) {
+				errbuf_printf(err, errlen, "--share ro='%s': expected on or off",
+					      kv[i].val ? kv[i].val : "");
+				r = -EINVAL;
+			}
+			sh.ro = b > 0;
+		} else {
+			errbuf_printf(err, errlen, "--share: unknown key '%s' (only ro)", kv[i].key);
+			r = -EINVAL;
+		}
+	}
+	for (i = 0; i < rd->nr_shares && !r; i++) {
+		if (!strcmp(rd->share[i].tag, sh.tag)) {
+			errbuf_printf(err, errlen, "--share: tag '%s' used twice", sh.tag);
+			r = -EINVAL;
+		}
+	}
+	if (!r) {
+		sh.path = strdup(kv[0].key);
+		r = sh.path ? 0 : -ENOMEM;
+	}
+	if (!r)
+		rd->share[rd->nr_shares++] = sh;
+out:
+	free(copy);
+	return r;
+}
+
+/* Shares are opened before /dev/kvm: a missing directory is a usage error. */
+static int open_shares(struct run_devices *rd)
+{
+	char err[512];
+	int i, r;
+
+	for (i = 0; i < rd->nr_shares; i++) {
+		snprintf(rd->p9_names[i], sizeof(rd->p9_names[i]), "9p%d", i);
+		rd->p9[i] = calloc(1, sizeof(*rd->p9[i]));
+		if (!rd->p9[i]) {
+			log_err("--share: out of memory");
+			return -1;
+		}
+		/* guest memory comes later (rundev_attach sets it) */
+		r = virtio_9p_init(rd->p9[i], NULL, rd->p9_names[i], rd->share[i].path,
+				   rd->share[i].tag, rd->share[i].ro, err, sizeof(err));
+		if (r < 0) {
+			free(rd->p9[i]);
+			rd->p9[i] = NULL;
+			log_err("--share %s: %s", rd->share[i].path, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Back ends are made before /dev/kvm is opened: a tap that cannot be
  * opened or a forwarded port in use is the user's to fix (exit 2). */
 static int open_nets(struct run_devices *rd)
@@ -170,6 +254,8 @@ int rundev_open(struct run_devices *rd)
 			return -1;
 		}
 	}
+	if (open_shares(rd) < 0)
+		return -1;
 	return open_nets(rd);
 }
 
@@ -243,6 +329,12 @@ int rundev_attach(struct run_devices *rd, struct vm *vm)
 		if (r < 0)
 			return r;
 	}
+	for (i = 0; i < rd->nr_shares; i++) {
+		rd->p9[i]->dev.gm = &vm->gm;
+		r = vm_add_virtio(vm, &rd->p9[i]->dev);
+		if (r < 0)
+			return r;
+	}
 	if (rd->rng) {
 		rd->rng_dev = calloc(1, sizeof(*rd->rng_dev));
 		if (!rd->rng_dev || virtio_rng_init(rd->rng_dev, &vm->gm, "rng") < 0) {
@@ -301,6 +393,16 @@ void rundev_free(struct run_devices *rd)
 		}
 	}
 	rd->nr_nets = 0;
+	for (i = 0; i < rd->nr_shares; i++) {
+		if (rd->p9[i]) {
+			virtio_9p_destroy(rd->p9[i]);
+			free(rd->p9[i]);
+			rd->p9[i] = NULL;
+		}
+		free(rd->share[i].path);
+		rd->share[i].path = NULL;
+	}
+	rd->nr_shares = 0;
 	if (rd->rng_dev) {
 		virtio_dev_destroy(&rd->rng_dev->dev);
 		free(rd->rng_dev);

@@ -1,7 +1,7 @@
 /*
  * The devices `nkvm run` adds from its options: disks (--disk), network
- * interfaces (--net), the entropy device (--rng) and the virtio console
- * (--console virtio). They are placed in that order: disks first, so
+ * interfaces (--net), shared directories (--share, virtio-9p), the entropy
+ * device (--rng) and the virtio console (--console virtio). They are placed in that order: disks first, so
  * /dev/vda is always the first --disk.
  *
  * Order: parse each option (rundev_parse_disk), open the images before
@@ -16,6 +16,7 @@
 
 #include "nkvm/blk_image.h"
 #include "nkvm/net_opts.h"
+#include "nkvm/virtio_9p.h"
 #include "nkvm/virtio_blk.h"
 #include "nkvm/virtio_console.h"
 #include "nkvm/virtio_net.h"
@@ -23,6 +24,7 @@
 
 #define RUN_MAX_DISKS 16
 #define RUN_MAX_NICS 8
+#define RUN_MAX_SHARES 8
 
 struct disk_opts {
 	char *path;              /* malloc'd */
@@ -36,6 +38,12 @@ struct run_devices {
 	struct net_opts net[RUN_MAX_NICS];
 	int nr_nets;
 	bool net_none;           /* --net none: no NIC at all */
+	struct share_opts {
+		char *path;          /* malloc'd */
+		char tag[VIRTIO_9P_TAG_MAX + 1];
+		bool ro;
+	} share[RUN_MAX_SHARES];
+	int nr_shares;
 	bool rng;
 	bool virtio_console;     /* the guest's console is hvc0 */
 	/* created by rundev_open / rundev_attach */
@@ -45,6 +53,8 @@ struct run_devices {
 	struct net_backend *net_be[RUN_MAX_NICS];
 	struct virtio_net *nic[RUN_MAX_NICS];
 	char nic_names[RUN_MAX_NICS][16];
+	struct virtio_9p *p9[RUN_MAX_SHARES];
+	char p9_names[RUN_MAX_SHARES][16];
 	struct virtio_rng *rng_dev;
 	struct virtio_console *con_dev;
 };
@@ -59,6 +69,11 @@ int rundev_parse_disk(struct run_devices *rd, const char *arg, char *err,
 /* Parse a --net value (see net_opts.h). 0, or -EINVAL with err set. */
 int rundev_parse_net(struct run_devices *rd, const char *arg, char *err,
 		     size_t errlen) __attribute__((warn_unused_result));
+
+/* Parse a --share value "PATH:TAG[,ro=on]" (the last ':' splits path and
+ * tag). 0, or -EINVAL with err set. */
+int rundev_parse_share(struct run_devices *rd, const char *arg, char *err,
+		       size_t errlen) __attribute__((warn_unused_result));
 
 /* Open and lock every disk image, create every network back end (one
  * user-mode NIC when no --net was given). 0, or -1 after one error line. */

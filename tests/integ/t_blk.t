@@ -6,9 +6,11 @@
 #      host put there), a read-only disk (contents, ro flag, refused write),
 #      a blank disk the guest formats itself (busybox mke2fs: ext2), the
 #      disk serial, /dev/hwrng.
-#   B: --console virtio: an interactive shell on hvc0; the guest writes to
-#      a raw disk with fsync and is then stopped with SIGTERM: the data must
-#      be in the image. While B runs, a second nkvm must refuse its disk.
+#   B: --console virtio: an interactive shell on hvc0; two 9p shares (the
+#      guest reads and writes one, and is refused writing to the ro=on
+#      one); the guest writes to a raw disk with fsync and is then stopped
+#      with SIGTERM: the data must be in the image. While B runs, a second
+#      nkvm must refuse its disk.
 # Both boot in parallel. Prints TAP for prove; see lib-linux.sh.
 
 # shellcheck disable=SC2016 # $((..)) and $(..) are for the guest
@@ -22,7 +24,7 @@ for tool in mkfs.ext4 debugfs e2fsck md5sum; do
 	fi
 done
 
-planned=25
+planned=30
 echo "1..$planned"
 
 # --- images -----------------------------------------------------------
@@ -40,6 +42,10 @@ ro_md5=$(md5sum <"$T/a-ro.img" | cut -d' ' -f1)
 truncate -s 32M "$T/a-blank.img"
 # B's vda: raw, the guest writes a marker with fsync
 truncate -s 16M "$T/b-raw.img"
+# B's shares: one read-write, one read-only (nkvm refuses writes)
+mkdir -p "$T/share/sub" "$T/roshare"
+echo host-says-hello >"$T/share/hello"
+echo read-only-data >"$T/roshare/ro-file"
 
 # fsck_clean IMAGE: e2fsck -f finds nothing to fix (its chatter not shown).
 fsck_clean() { e2fsck -fn "$1" >/dev/null 2>&1; }
@@ -60,8 +66,9 @@ boot A "" -m 256M --rng \
 	--disk "path=$T/a-ro.img,ro=on" \
 	--disk "path=$T/a-blank.img" \
 	-p 'nkvm.cmd="echo serial=$(cat /sys/block/vda/serial); echo ro=$(cat /sys/block/vdb/ro); md5sum /dev/vdb; dd if=/dev/zero of=/dev/vdb bs=512 count=1 conv=fsync 2>/dev/null && echo ro-write-accepted || echo ro-write-refused; mount /dev/vda /mnt && dd if=/dev/hwrng of=/mnt/rand bs=4096 count=16 2>/dev/null && md5sum /mnt/rand && rm /mnt/big && sync && fstrim /mnt && echo trimmed; umount /mnt; mke2fs -q /dev/vdc && mount /dev/vdc /mnt && echo guest-made > /mnt/g && umount /mnt && echo mkfs-done; exit 9"' &
-boot B 'cat /sys/class/tty/console/active; echo persist-$((6*7)) | dd of=/dev/vda conv=fsync 2>/dev/null; echo written-$((6*7)); sleep 1000' \
-	-m 128M --console virtio --disk "path=$T/b-raw.img,serial=b" &
+boot B 'cat /sys/class/tty/console/active; M="mount -t 9p -o trans=virtio,version=9p2000.L"; $M rw /mnt && cat /mnt/hello && echo guest-wrote >/mnt/sub/out && ls /mnt/sub; mkdir /r; $M ro /r && cat /r/ro-file && { echo x >/r/new 2>/dev/null && echo ro-write-accepted || echo ro-write-refused; }; echo persist-$((6*7)) | dd of=/dev/vda conv=fsync 2>/dev/null; echo written-$((6*7)); sleep 1000' \
+	-m 128M --console virtio --disk "path=$T/b-raw.img,serial=b" \
+	--share "$T/share:rw" --share "$T/roshare:ro,ro=on" &
 kill_when B '^written-42$' &
 wait
 
@@ -97,6 +104,13 @@ finish A 9
 start B 143
 check "boot B: the guest's console is hvc0" has B '^hvc0$'
 check "boot B: the shell on hvc0 ran the typed commands" has B '^written-42$'
+check "boot B: the guest reads a host file through the 9p share" has B '^host-says-hello$'
+ok "$([ "$(cat "$T/share/sub/out" 2>/dev/null)" = guest-wrote ]; echo $?)" \
+	"boot B: a file the guest wrote on the share is on the host"
+check "boot B: the guest reads the read-only share" has B '^read-only-data$'
+check "boot B: nkvm refuses a write to the read-only share" has B '^ro-write-refused$'
+ok "$([ "$(ls "$T/roshare")" = ro-file ]; echo $?)" \
+	"boot B: the read-only share's directory is unchanged"
 ok "$([ "$(head -c 11 "$T/b-raw.img")" = persist-42 ]; echo $?)" \
 	"boot B: data synced in the guest is in the image after SIGTERM"
 ok "$([ "$(cat "$T/lock.rc" 2>/dev/null)" = 2 ]; echo $?)" \
