@@ -195,4 +195,12 @@ size_t vq_iov_copy_from(const struct vq_chain *chain, size_t off, void *dst,
 size_t vq_iov_copy_to(const struct vq_chain *chain, size_t off,
 		      const void *src, size_t len);
 
+/*
+ * dst = the bytes [skip, skip + len) of src[0, n), without copying data.
+ * Returns the number of iovecs (0 for len 0), or -1 if they do not fit in
+ * max or src is shorter than skip + len.
+ */
+int vq_iov_slice(const struct iovec *src, unsigned n, uint64_t skip,
+		 uint64_t len, struct iovec *dst, unsigned max);
+
 #endif

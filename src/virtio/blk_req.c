@@ -19,35 +19,6 @@
 #define SEG_BYTES 16	/* struct virtio_blk_discard_write_zeroes */
 #define DWZ_F_UNMAP 1
 
-/*
- * dst = the bytes [skip, skip + len) of src[0, n). Returns the number of
- * iovecs (0 for len 0), or -1 if they do not fit in max or src is short.
- */
-static int iov_slice(const struct iovec *src, unsigned n, uint64_t skip,
-		     uint64_t len, struct iovec *dst, unsigned max)
-{
-	unsigned i, out = 0;
-
-	for (i = 0; i < n && len; i++) {
-		uint64_t l = src[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		if (out == max)
-			return -1;
-		l -= skip;
-		if (l > len)
-			l = len;
-		dst[out].iov_base = (uint8_t *)src[i].iov_base + skip;
-		dst[out++].iov_len = l;
-		len -= l;
-		skip = 0;
-	}
-	return len ? -1 : (int)out;
-}
-
 /* Range [sector, sector + bytes/512) inside the disk, bytes a whole
  * number of logical blocks, sector aligned to the logical block. */
 static bool range_ok(const struct blk_limits *lim, uint64_t sector,
@@ -69,11 +40,11 @@ static uint8_t parse_rw(const struct blk_limits *lim, struct vq_chain *c,
 
 	if (write) {
 		bytes = c->out_len - HDR_BYTES;
-		n = iov_slice(vq_chain_out(c), c->nr_out, HDR_BYTES, bytes,
+		n = vq_iov_slice(vq_chain_out(c), c->nr_out, HDR_BYTES, bytes,
 			      req->iov, VIRTIO_BLK_SEG_MAX);
 	} else {
 		bytes = c->in_len - 1;
-		n = iov_slice(vq_chain_in(c), c->nr_in, 0, bytes, req->iov,
+		n = vq_iov_slice(vq_chain_in(c), c->nr_in, 0, bytes, req->iov,
 			      VIRTIO_BLK_SEG_MAX);
 	}
 	if (n < 0 || !range_ok(lim, sector, bytes))

@@ -86,9 +86,9 @@ static void tx_one(struct virtio_net *n, struct vq_chain *c)
 {
 	struct iovec iov[VQ_MAX_SEGS + 1];
 	uint8_t hdr[NET_HDR_LEN];
-	uint64_t skip = NET_HDR_LEN, len;
 	const char *why = "no header";
-	unsigned i, k = 1;
+	uint64_t len;
+	int k;
 
 	len = c->out_len >= NET_HDR_LEN ? c->out_len - NET_HDR_LEN : 0;
 	if (c->out_len < NET_HDR_LEN ||
@@ -103,18 +103,11 @@ static void tx_one(struct virtio_net *n, struct vq_chain *c)
 	}
 	put_le16(hdr + 10, 0);	/* num_buffers: receive-side only */
 	iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = NET_HDR_LEN };
-	for (i = 0; i < c->nr_out; i++) {
-		size_t l = c->iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		iov[k].iov_base = (uint8_t *)c->iov[i].iov_base + skip;
-		iov[k++].iov_len = l - skip;
-		skip = 0;
-	}
-	if (n->be->ops->send(n->be, iov, k) < 0) {
+	/* the frame itself is passed in place; it always fits: at most
+	 * nr_out segments after the header */
+	k = vq_iov_slice(vq_chain_out(c), c->nr_out, NET_HDR_LEN, len, iov + 1,
+			 VQ_MAX_SEGS);
+	if (k < 0 || n->be->ops->send(n->be, iov, (unsigned)k + 1) < 0) {
 		n->st.tx_dropped++;
 		return;
 	}

@@ -436,3 +436,28 @@ size_t vq_iov_copy_to(const struct vq_chain *chain, size_t off,
 	return vq_iov_copy(chain->iov + chain->nr_out, chain->nr_in, off,
 			   (void *)src, len, true);
 }
+
+int vq_iov_slice(const struct iovec *src, unsigned n, uint64_t skip,
+		     uint64_t len, struct iovec *dst, unsigned max)
+{
+	unsigned i, out = 0;
+
+	for (i = 0; i < n && len; i++) {
+		uint64_t l = src[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		if (out == max)
+			return -1;
+		l -= skip;
+		if (l > len)
+			l = len;
+		dst[out].iov_base = (uint8_t *)src[i].iov_base + skip;
+		dst[out++].iov_len = l;
+		len -= l;
+		skip = 0;
+	}
+	return len ? -1 : (int)out;
+}
