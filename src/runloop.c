@@ -107,7 +107,8 @@ static void on_tick(struct vm *vm, int tickfd, unsigned *halted_ticks, uint64_t 
 
 	if (read(tickfd, &n, sizeof(n)) < 0)
 		return;
-	*halted_ticks = all_halted(vm) ? *halted_ticks + 1 : 0;
+	/* a paused VM's vCPUs are parked, not halted */
+	*halted_ticks = !vm_paused(vm) && all_halted(vm) ? *halted_ticks + 1 : 0;
 	if (*halted_ticks >= 2) {
 		vm_request_stop(vm, VM_STOP_HALT, EXIT_GUEST_OK);
 		return;

@@ -287,6 +287,9 @@ void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!vm_stopping(vm)) {
+		vm_pause_point(vm);
+		if (vm_stopping(vm))
+			break;
 		if (v->id == 0 && !vm->first_run_logged) {
 			vm->first_run_logged = 1;
 			log_debug("first KVM_RUN after %.3f ms",

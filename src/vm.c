@@ -134,6 +134,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->evl.epfd = -1;
 	vm->gm.memfd = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	pthread_mutex_init(&vm->pf_hook.lock, NULL);
 	vm->pvm = pvm_detect();
 	if (getenv("NKVM_PROFILE")) {
@@ -251,6 +253,12 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status)
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (first && write(vm->stop_efd, &one, sizeof(one)) < 0)
 		log_warn("stop eventfd: %s", strerror(errno));
+	if (first) {
+		/* a paused vCPU must wake up to see the stop */
+		pthread_mutex_lock(&vm->pause_lock);
+		pthread_cond_broadcast(&vm->pause_cond);
+		pthread_mutex_unlock(&vm->pause_lock);
+	}
 }
 
 bool vm_stopping(struct vm *vm)

@@ -123,6 +123,12 @@ struct vm {
 	/* where console input goes; NULL: the UART */
 	size_t (*con_push)(void *opaque, const uint8_t *buf, size_t len);
 	void *con_opaque;
+	/* pausing (vm_pause.c): vCPU threads park before KVM_RUN while
+	 * pause_req is set; pause_cond wakes both sides */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool pause_req;
+	int nr_parked;
 	uint64_t t_start_ns;      /* process start, for the first-run timing */
 	FILE *profile;            /* NKVM_PROFILE: RIP samples, one per tick */
 	volatile int first_run_logged;
@@ -144,6 +150,16 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status);
 
 /* True once a stop was requested. */
 bool vm_stopping(struct vm *vm);
+
+/* vm_pause.c: stop every vCPU outside KVM_RUN (guest time stands still
+ * as far as its code is concerned) and continue it. Safe from any thread but
+ * a vCPU's; idempotent. vm_pause waits until all started vCPUs are parked:
+ * 0, or -ETIMEDOUT (then the request stays and the rest park later). */
+int vm_pause(struct vm *vm) __attribute__((warn_unused_result));
+void vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
+/* Called by a vCPU thread before each KVM_RUN: parks while paused. */
+void vm_pause_point(struct vm *vm);
 
 /* Interrupt every vCPU's KVM_RUN (to stop, or for periodic checks). */
 void vm_kick_all(struct vm *vm);
