@@ -23,7 +23,9 @@
 #   qemu-system-x86_64 -M microvm -accel kvm -nodefaults -no-user-config
 #     -nographic -serial stdio -device isa-debug-exit,iobase=0x501,iosize=1
 #     -m 128M -kernel trivial.elf
-# and nkvm as: nkvm run -k trivial.elf -m 128M --timeout 60.
+# and nkvm as: nkvm run -k trivial.elf -m 128M --net none --timeout 60
+# (--net none: QEMU runs with -nodefaults, no NIC; nkvm would add its
+# default user-mode NIC, a libslirp thread, otherwise).
 # Needs bash >= 5, coreutils, awk, GNU time (Debian package "time").
 
 set -u
@@ -66,7 +68,7 @@ trap 'rm -rf "$T"' EXIT
 RAW=$T/raw.txt
 : >"$RAW"
 
-nkvm_cmd=("$NKVM" run -k "$GUEST" -m 128M --timeout 60)
+nkvm_cmd=("$NKVM" run -k "$GUEST" -m 128M --net none --timeout 60)
 qemu_cmd=("$QEMU" -M microvm -accel kvm -nodefaults -no-user-config
 	-nographic -serial stdio -device isa-debug-exit,iobase=0x501,iosize=1
 	-m 128M -kernel "$GUEST")

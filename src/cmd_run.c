@@ -18,6 +18,7 @@
 #include "nkvm/clock.h"
 #include "nkvm/cmd.h"
 #include "nkvm/e820.h"
+#include "nkvm/kvm_release.h"
 #include "nkvm/log.h"
 #include "nkvm/mptable.h"
 #include "nkvm/opts.h"
@@ -395,6 +396,7 @@ static int run_vm(struct run_opts *o, struct boot_image *img, uint64_t t0)
 
 	memset(&vm, 0, sizeof(vm));
 	vm.t_start_ns = t0;
+	vm.defer_kvm_release = kvm_release_deferrable();
 	r = vm_create(&vm, &cfg);
 	if (!r)
 		r = rundev_attach(&o->dev, &vm);

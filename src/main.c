@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nkvm/cmd.h"
+#include "nkvm/kvm_release.h"
 #include "nkvm/vm.h"
 
 struct subcommand {
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
-			return subcommands[i].fn(argc - 1, argv + 1);
+			kvm_release_exit(subcommands[i].fn(argc - 1, argv + 1));
 	fprintf(stderr, "nkvm: unknown command '%s': try 'nkvm --help'\n", argv[1]);
 	return EXIT_USAGE;
 }

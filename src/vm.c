@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nkvm/kvm_release.h"
 #include "nkvm/log.h"
 #include "nkvm/vm.h"
 
@@ -311,8 +312,12 @@ void vm_destroy(struct vm *vm)
 
 			if (v->run)
 				munmap(v->run, vm->vcpu_mmap_size);
-			if (v->fd >= 0)
-				close(v->fd);
+			if (v->fd >= 0) {
+				if (vm->defer_kvm_release)
+					kvm_release_defer(v->fd);
+				else
+					close(v->fd);
+			}
 		}
 		free(vm->vcpus);
 		vm->vcpus = NULL;
@@ -327,10 +332,16 @@ void vm_destroy(struct vm *vm)
 	vm->profile = NULL;
 	if (vm->gm.base)
 		gm_destroy(&vm->gm);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
+	if (vm->defer_kvm_release) {
+		/* see kvm_release.h: the VM's last close is slow on some hosts */
+		kvm_release_defer(vm->vm_fd);
+		kvm_release_defer(vm->kvm_fd);
+	} else {
+		if (vm->vm_fd >= 0)
+			close(vm->vm_fd);
+		if (vm->kvm_fd >= 0)
+			close(vm->kvm_fd);
+	}
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	if (vm->console_efd >= 0)

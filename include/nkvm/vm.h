@@ -129,6 +129,7 @@ struct vm {
 	pthread_cond_t pause_cond;
 	bool pause_req;
 	int nr_parked;
+	bool defer_kvm_release;   /* vm_destroy hands KVM fds to kvm_release.h */
 	uint64_t t_start_ns;      /* process start, for the first-run timing */
 	FILE *profile;            /* NKVM_PROFILE: RIP samples, one per tick */
 	volatile int first_run_logged;
