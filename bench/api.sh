@@ -2,15 +2,17 @@
 # api.sh: the control API's costs (a benchmark, not a test: it prints
 # numbers and judges none).  Medians (and min/max) of RUNS runs each of:
 #   ready      `nkvm --api-sock S` from fork/exec until connect() on S
-#              succeeds: wall ms, and the CPU ms the process used until then
-#              (wait4 rusage after SIGKILL at that moment)
-#   idle RSS   VmHWM of that idle process, and the API's overhead: minus
-#              ru_maxrss of `nkvm --version` (same binary and libraries)
+#              succeeds and until a first GET / is answered: wall ms, and
+#              the CPU ms the process used by then (wait4 rusage after a
+#              SIGKILL at that moment)
+#   idle RSS   VmRSS/VmHWM of that idle process, and how much of it is the
+#              libraries the API pulls in (from /proc/PID/smaps)
 #   start      PUT /actions InstanceStart until the tiny guest's first
 #              output ("nkvm-guest: ready", its first instructions) is read
 #              on nkvm's stdout; and until the 204 arrives
-#   link cost  `nkvm --version` and `nkvm run` of the tiny guest (start ->
-#              marker), this nkvm against a BASE build without the API
+#   link cost  `nkvm --version` (wall and CPU ms) and `nkvm run` of the
+#              tiny guest (start -> marker), this nkvm against a BASE build
+#              without the API
 #              (libmicrohttpd pulls in gnutls and ~10 more libraries)
 # usage: bench/api.sh [-n RUNS] [-b BASE_NKVM]
 # Environment: NKVM (default build/nkvm), NKVM_BUILD, GUEST (default

@@ -59,6 +59,8 @@ def spawn(args, **kw):
 
 
 def ready_once(i):
+    """exec -> connect() works, -> first GET / answered (wall ms), and the
+    CPU ms used by then."""
     path = os.path.join(tmp, "r%d.sock" % i)
     t0 = time.perf_counter()
     p = spawn([NKVM, "--api-sock", path], stdout=subprocess.DEVNULL)
@@ -68,37 +70,53 @@ def ready_once(i):
         if s is None:
             time.sleep(0.0001)
     t1 = time.perf_counter()
+    http(s, "GET", "/")
+    t2 = time.perf_counter()
     os.kill(p.pid, signal.SIGKILL)
     _, _, ru = os.wait4(p.pid, 0)
     p.returncode = -9
     s.close()
     os.unlink(path)
-    return (t1 - t0) * 1e3, (ru.ru_utime + ru.ru_stime) * 1e3
+    return (t1 - t0) * 1e3, (ru.ru_utime + ru.ru_stime) * 1e3, (t2 - t0) * 1e3
+
+
+API_LIBS = ("libmicrohttpd", "libjansson", "libgnutls", "libnettle", "libhogweed", "libgmp",
+            "libp11-kit", "libidn2", "libunistring", "libtasn1", "libffi")
 
 
 def idle_rss():
+    """VmRSS/VmHWM of an idle `nkvm --api-sock` that answered one GET, and
+    the resident KiB of the libraries the API pulls in (from smaps)."""
     path = os.path.join(tmp, "idle.sock")
     p = spawn([NKVM, "--api-sock", path], stdout=subprocess.DEVNULL)
-    while not os.path.exists(path):
-        time.sleep(0.001)
     s = None
     while s is None:
         s = try_connect(path)
+        if s is None:
+            time.sleep(0.001)
     http(s, "GET", "/")
     s.close()
     time.sleep(0.2)
     status = open("/proc/%d/status" % p.pid).read()
     kib = {l.split(":")[0]: int(l.split()[1]) for l in status.splitlines() if l.startswith(("VmHWM", "VmRSS"))}
+    libs, cur = 0, None
+    for line in open("/proc/%d/smaps" % p.pid):
+        f = line.split()
+        if "-" in f[0] and len(f) >= 5:
+            cur = f[5] if len(f) > 5 else ""
+        elif f[0] == "Rss:" and cur and any(l in cur for l in API_LIBS):
+            libs += int(f[1])
+    kib["libs"] = libs
     p.terminate()
     p.wait()
     return kib
 
 
-def maxrss(args):
+def cpu_once(args):
     p = spawn(args, stdout=subprocess.DEVNULL)
     _, _, ru = os.wait4(p.pid, 0)
     p.returncode = 0
-    return ru.ru_maxrss
+    return (ru.ru_utime + ru.ru_stime) * 1e3
 
 
 def start_once(i):
@@ -150,18 +168,20 @@ def row(label, vals):
 print("%-44s %9s %9s %9s" % ("metric", "median", "min", "max"))
 ready = [ready_once(i) for i in range(RUNS)]
 row("exec -> API socket accepting, wall ms", [r[0] for r in ready])
-row("exec -> API socket accepting, CPU ms", [r[1] for r in ready])
+row("exec -> first GET / answered, wall ms", [r[2] for r in ready])
+row("CPU ms used by then", [r[1] for r in ready])
 starts = [start_once(i) for i in range(RUNS)]
 row("InstanceStart -> guest's first output, ms", [s and s[0] for s in starts])
 row("InstanceStart -> 204 response, ms", [s and s[1] for s in starts])
 kib = idle_rss()
-ver = maxrss([NKVM, "--version"])
-print("idle nkvm --api-sock: VmRSS %.2f MiB, VmHWM %.2f MiB; nkvm --version maxrss %.2f MiB; API overhead %.2f MiB"
-      % (kib["VmRSS"] / 1024, kib["VmHWM"] / 1024, ver / 1024, (kib["VmHWM"] - ver) / 1024))
+print("idle nkvm --api-sock: VmRSS %.2f MiB, VmHWM %.2f MiB, of which the API's libraries"
+      " (microhttpd, jansson, gnutls and its deps) %.2f MiB"
+      % (kib["VmRSS"] / 1024, kib["VmHWM"] / 1024, kib["libs"] / 1024))
 row("nkvm --version, wall ms", [version_once(NKVM) for _ in range(RUNS)])
+row("nkvm --version, CPU ms (dynamic linking)", [cpu_once([NKVM, "--version"]) for _ in range(RUNS)])
 row("nkvm run trivial: exec -> marker, ms", [run_once(NKVM) for _ in range(RUNS)])
 if BASE:
     row("BASE --version, wall ms", [version_once(BASE) for _ in range(RUNS)])
+    row("BASE --version, CPU ms (dynamic linking)", [cpu_once([BASE, "--version"]) for _ in range(RUNS)])
     row("BASE run trivial: exec -> marker, ms", [run_once(BASE) for _ in range(RUNS)])
-    print("BASE --version maxrss %.2f MiB" % (maxrss([BASE, "--version"]) / 1024))
 os.rmdir(tmp) if not os.listdir(tmp) else None

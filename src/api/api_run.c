@@ -36,8 +36,11 @@ void api_patch_drive(struct api *a, const char *id, const char *path, struct api
 	char err[512];
 	int i, e;
 
+	/* the API's drive_id, or the device's name ("blk0") for the disks
+	 * `nkvm run --disk` made, which have no drive_id */
 	for (i = 0; i < rd->nr_disks; i++)
-		if (!strcmp(a->spec.disk_id[i], id))
+		if (!strcmp(a->spec.disk_id[i], id) ||
+		    (!a->spec.disk_id[i][0] && !strcmp(rd->blk_names[i], id)))
 			break;
 	if (i == rd->nr_disks || !rd->blk[i]) {
 		api_fault(r, "drive '%s': no such drive", id);

@@ -13,6 +13,11 @@
 #define CONN_TIMEOUT_S 10
 #define CONN_MEMORY (32 * 1024)   /* MHD's per-connection header buffer */
 #define THREAD_STACK (256 * 1024)
+/* A body over API_BODY_MAX but at most this is read and dropped before
+ * the 413, so the client, still sending, reads the answer instead of a
+ * reset connection; a larger one is answered at once and the connection
+ * closed. Bodies past the limit are never stored. */
+#define DISCARD_MAX (1024 * 1024)
 
 struct api_server {
 	struct MHD_Daemon *d;
@@ -82,9 +87,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*con_cls = q;
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX) {
-			/* answered before the body is read; MHD then closes */
 			q->too_big = true;
-			return too_big(c);
+			/* answered before the body is read; MHD then closes */
+			if (strtoull(cl, NULL, 10) > DISCARD_MAX)
+				return too_big(c);
 		}
 		return MHD_YES;
 	}

@@ -45,13 +45,17 @@ def clean_400(data):
 
 
 def raw(sock, data):
-    """Send raw bytes, return what comes back before the server closes or
-    10 s pass."""
+    """Send raw bytes, return what comes back before the server closes
+    (an incomplete request: when its 10 s idle timeout drops it) or 15 s
+    pass."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
+    s.settimeout(15)
     s.connect(sock)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered early and closed: read what it said
     out = b""
     try:
         while True:
@@ -105,9 +109,10 @@ def main():
         st, data = request(sock, "PUT", "/actions", body)
         ok = st == 400 and clean_400(data)
         print("%s PUT /actions with %s -> %d" % ("PASS" if ok else "FAIL", what, st))
-    big = "{" + '"a":"' + "x" * 100000 + '"}'
-    st, data = request(sock, "PUT", "/boot-source", big)
-    print("%s 100 kB body -> %d (413)" % ("PASS" if st == 413 and clean_400(data) else "FAIL", st))
+    big = b'{"a":"' + b"x" * 100000 + b'"}'
+    out = raw(sock, b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(big), big))
+    print("%s 100 kB body -> 413 with a fault_message" % ("PASS" if out.startswith(b"HTTP/1.1 413")
+                                                          and clean_400(out.partition(b"\r\n\r\n")[2]) else "FAIL"))
     out = raw(sock, b"GARBAGE\r\n\r\n")
     print("%s garbage request line: closed or a 4xx" % ("PASS" if out == b"" or out.startswith(b"HTTP/1.1 4") else "FAIL"))
     out = raw(sock, b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n")
