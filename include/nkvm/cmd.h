@@ -4,5 +4,8 @@
 
 int cmd_run(int argc, char **argv);
 void cmd_run_usage(void);
+/* nkvm --api-sock / --config-file (cmd_vmm.c) */
+int cmd_vmm(int argc, char **argv);
+void cmd_vmm_usage(void);
 
 #endif

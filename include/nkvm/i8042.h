@@ -24,4 +24,8 @@ void i8042_destroy(struct i8042 *k);
 uint8_t i8042_io_read(struct i8042 *k, uint16_t port);
 void i8042_io_write(struct i8042 *k, uint16_t port, uint8_t val);
 
+/* Type Ctrl-Alt-Del on the keyboard (the API's SendCtrlAltDel). 0, or
+ * -ENODEV when there is no keyboard the guest drives. */
+int i8042_send_ctrl_alt_del(struct i8042 *k);
+
 #endif

@@ -14,6 +14,18 @@ extern bool log_crlf;
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * A second destination (the API's PUT /logger): called with every message
+ * at or below log_sink_level, whatever log_threshold says, from the
+ * logging thread. NULL: none.
+ */
+extern void (*log_sink)(enum log_level lvl, const char *line);
+extern enum log_level log_sink_level;
+
+/* The calling thread's last error message ("" when none), for the API's
+ * fault_message when a boot it asked for fails. */
+const char *log_last_error(void);
+
 #define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

@@ -118,6 +118,10 @@ void virtio_notify_used(struct virtio_dev *d, unsigned q, uint16_t old_used);
  */
 void virtio_fail(struct virtio_dev *d, const char *why);
 
+/* The device's configuration changed: a config interrupt for a driver
+ * that finished setup (the generation moves so it re-reads). Lock held. */
+void virtio_config_changed(struct virtio_dev *d);
+
 /*
  * Pop the next chain of queue q. 0 with *chain filled; -EAGAIN when empty
  * (with EVENT_IDX the avail event is re-armed and the ring checked once

@@ -118,6 +118,17 @@ int virtio_blk_init(struct virtio_blk *b, const struct gm *gm, struct evl *evl,
 /* Drain and free the engine and requests (after the transport's reset). */
 void virtio_blk_destroy(struct virtio_blk *b);
 
+/*
+ * Change the image under a running disk (the API's PATCH /drives, media
+ * change): under the device's lock, complete every request in flight on
+ * the old fd, switch to `fd` of `size` bytes, and send a config-change
+ * interrupt so the driver reads the new capacity. The logical block size
+ * cannot change (the driver reads it once). 0 or -EINVAL; the caller
+ * closes the old image afterwards.
+ */
+int virtio_blk_swap(struct virtio_blk *b, int fd, uint64_t size, unsigned logical_block)
+	__attribute__((warn_unused_result));
+
 /* Run completions now (the event loop calls this when the engine's fd is
  * readable; tests and benchmarks call it directly). */
 void virtio_blk_complete(struct virtio_blk *b, bool wait);

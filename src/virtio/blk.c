@@ -141,6 +141,25 @@ void virtio_blk_complete(struct virtio_blk *b, bool wait)
 	} while (n == REAP_BATCH);
 }
 
+int virtio_blk_swap(struct virtio_blk *b, int fd, uint64_t size, unsigned logical_block)
+{
+	struct virtio_dev *d = &b->dev;
+
+	if (logical_block != b->lim.logical_block)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	/* no request may reach the new image with an offset checked against
+	 * the old capacity, nor complete on the old fd after it is closed */
+	while (blk_io_inflight(b->io))
+		virtio_blk_complete(b, true);
+	b->fd = fd;
+	b->lim.capacity = size / logical_block * (logical_block / 512);
+	build_config(b);
+	virtio_config_changed(d);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
 static void on_completion(void *opaque, uint32_t events)
 {
 	struct virtio_blk *b = opaque;

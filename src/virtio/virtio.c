@@ -77,6 +77,11 @@ void virtio_fail(struct virtio_dev *d, const char *why)
 	if (log_ratelimit_ok(&rl))
 		log_warn("%s: %s: device needs reset", d->name, why);
 	d->status |= VIRTIO_STATUS_NEEDS_RESET;
+	virtio_config_changed(d);
+}
+
+void virtio_config_changed(struct virtio_dev *d)
+{
 	/* only a driver that finished setup listens for config changes */
 	if (d->status & VIRTIO_STATUS_DRIVER_OK) {
 		d->config_generation++;

@@ -866,6 +866,54 @@ static void dev_4k(int fd, const char *k, enum blk_io_kind kind)
 	dev_close(&d);
 }
 
+/* A media change (the API's PATCH /drives): a write in flight when the
+ * image is swapped lands in the old one, then the guest sees the new
+ * capacity through a config interrupt and reads the new image. */
+static void dev_swap(int fd, const char *k, enum blk_io_kind kind)
+{
+	char path[] = "/tmp/nkvm-t_virtio_blk_swap.XXXXXX";
+	static uint8_t buf[2 * CAP * 512];
+	static struct dev d;
+	uint32_t gen;
+	uint16_t used;
+	long len;
+	int fd2, st;
+
+	fd2 = mkstemp(path);
+	if (fd2 < 0)
+		return;
+	unlink(path);
+	fill(buf, 0, sizeof(buf), 3);
+	if (pwrite(fd2, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
+	    !dev_open(&d, fd, FILE_SIZE, 512, false, kind, k, "swap device")) {
+		close(fd2);
+		return;
+	}
+	is_int(drv_setup(&d, RW_FEATURES), ST_ALL, "%s: swap: driver set up", k);
+	fill(ram + R_DATA, 1024, 512, 5);
+	used = ring_used_idx(&d.r);
+	post_req(&d, 0, VIRTIO_BLK_T_OUT, 2, R_DATA, 512, false);
+	drv_kick(&d.m, 0);	/* submitted, not completed */
+	efd_take(d.m.irq_fd);
+	gen = mmio_rd(&d.m, VIRTIO_MMIO_CONFIG_GENERATION);
+	is_int(virtio_blk_swap(&d.b, fd2, sizeof(buf), 512), 0, "%s: swap: accepted", k);
+	ok(ring_used_idx(&d.r) == (uint16_t)(used + 1) && ram[R_STAT] == OK_,
+	   "%s: swap: the write in flight completed first", k);
+	ok(file_is(fd, 1024, 512, 5) && file_is(fd2, 1024, 512, 3),
+	   "%s:   in the old image; the new one untouched", k);
+	ok(mmio_rd(&d.m, VIRTIO_MMIO_CONFIG) == 2 * CAP, "%s:   capacity is the new image's", k);
+	ok(mmio_rd(&d.m, VIRTIO_MMIO_CONFIG_GENERATION) != gen &&
+	   (mmio_rd(&d.m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG) &&
+	   efd_take(d.m.irq_fd) >= 1, "%s:   config generation, ISR config bit, interrupt", k);
+	st = do_req(&d, VIRTIO_BLK_T_IN, CAP + 1, R_DATA, 512, true, &len);
+	ok(st == OK_ && len == 513 && check(ram + R_DATA, (CAP + 1) * 512, 512, 3),
+	   "%s:   a read past the old end gets the new image's data", k);
+	is_int(virtio_blk_swap(&d.b, fd, FILE_SIZE, 4096), -EINVAL,
+	       "%s: swap to another logical block size refused", k);
+	dev_close(&d);
+	close(fd2);
+}
+
 static void run_kind(enum blk_io_kind kind, const char *k)
 {
 	char path[] = "/tmp/nkvm-t_virtio_blk.XXXXXX";
@@ -894,6 +942,7 @@ static void run_kind(enum blk_io_kind kind, const char *k)
 	dev_rw(fd, k, kind);
 	dev_host_err(fd, rofd, k, kind);
 	dev_4k(fd, k, kind);
+	dev_swap(fd, k, kind);
 out:
 	if (rofd >= 0)
 		close(rofd);
