@@ -77,6 +77,14 @@ void cmd_run_usage(void)
 "      --share HOSTDIR:TAG[,ro=on]\n"
 "                        share a host directory (virtio-9p); in the guest:\n"
 "                        mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt\n"
+"      --fs HOSTDIR:TAG[,cache=auto|always|none]\n"
+"                        share a host directory over virtio-fs: nkvm starts\n"
+"                        QEMU's virtiofsd (needs root); in the guest:\n"
+"                        mount -t virtiofs TAG /mnt\n"
+"      --fs socket=PATH,tag=TAG\n"
+"                        virtio-fs served by a vhost-user-fs back end already\n"
+"                        listening on PATH\n"
+"      --virtiofsd PATH  the virtiofsd to start (default %s)\n"
 "      --rng             a virtio-rng entropy device (/dev/hwrng)\n"
 "      --timeout SECONDS stop the guest after this long (exit status 124)\n"
 "  -v, --verbose         debug messages on stderr\n"
@@ -88,13 +96,14 @@ void cmd_run_usage(void)
 "  0    the guest powered off, halted or rebooted, or Ctrl-A x was typed\n"
 "  1    the guest crashed (triple fault, emulation failure, KVM error)\n"
 "  2    usage error: bad option or value, missing or unusable kernel,\n"
-"       initrd or disk image, a disk image in use by another VM\n"
+"       initrd or disk image, a disk image in use by another VM, a --fs\n"
+"       back end that cannot be started or reached\n"
 "  3    host setup failed: /dev/kvm missing or not permitted, KVM too old,\n"
-"       no memory\n"
+"       no memory; or a --fs back end died while the guest ran\n"
 "  124  --timeout expired\n"
 "  128+N  stopped by signal N (130 SIGINT, 143 SIGTERM)\n"
 "  other  the status the guest wrote to port 0x501 (nkvm-init's nkvm.cmd)\n",
-	VM_MAX_CPUS);
+	VM_MAX_CPUS, VIRTIOFSD_DEFAULT);
 }
 
 static char *cache_path(const char *file)
@@ -168,6 +177,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "rng", no_argument, NULL, 'R' },
 		{ "net", required_argument, NULL, 'N' },
 		{ "share", required_argument, NULL, 'S' },
+		{ "fs", required_argument, NULL, 'F' },
+		{ "virtiofsd", required_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -227,6 +238,16 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 				return usage_error("%s", err);
 			break;
 		}
+		case 'F': {
+			char err[256];
+
+			if (runfs_parse(&o->dev.fs, optarg, err, sizeof(err)) < 0)
+				return usage_error("%s", err);
+			break;
+		}
+		case 'V':
+			o->dev.fs.virtiofsd = optarg;
+			break;
 		case 'T':
 			if (opts_parse_uint(optarg, 1, 1000000000, &o->timeout) < 0)
 				return usage_error("--timeout '%s': must be a number of seconds >= 1", optarg);
