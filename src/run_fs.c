@@ -227,7 +227,10 @@ int runfs_open(struct run_fs *rf)
 
 	for (i = 0; i < rf->nr; i++) {
 		struct fs_opts *o = &rf->fs[i];
-		const char *what = o->socket ? o->socket : o->dir;
+		char what[PATH_MAX + 8];
+
+		snprintf(what, sizeof(what), "%s%s", o->socket ? "socket=" : "",
+			 o->socket ? o->socket : o->dir);
 
 		snprintf(rf->names[i], sizeof(rf->names[i]), "fs%d", i);
 		err[0] = '\0';

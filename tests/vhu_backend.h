@@ -63,6 +63,24 @@ static inline void be_acks(int fd, uint32_t req, int n)
 		be_reply_u64(fd, req, 0);
 }
 
+/* Acks for one ring's setup (vhu_vring_start with protocol features). */
+static inline void be_ring_start_acks(int fd)
+{
+	be_acks(fd, VHU_SET_VRING_NUM, 1);
+	be_acks(fd, VHU_SET_VRING_ADDR, 1);
+	be_acks(fd, VHU_SET_VRING_BASE, 1);
+	be_acks(fd, VHU_SET_VRING_CALL, 1);
+	be_acks(fd, VHU_SET_VRING_KICK, 1);
+	be_acks(fd, VHU_SET_VRING_ENABLE, 1);
+}
+
+/* The answers to stopping ring q (vhu_vring_stop): an ack, then base. */
+static inline void be_ring_stop_replies(int fd, uint32_t q, uint32_t base)
+{
+	be_acks(fd, VHU_SET_VRING_ENABLE, 1);
+	be_reply_state(fd, VHU_GET_VRING_BASE, q, base);
+}
+
 /* Read the next message the front end sent (non-blocking): 0, or -1 when
  * there is none or it is malformed. */
 static inline int be_recv(int fd, struct be_msg *m)

@@ -189,12 +189,7 @@ static void test_vring(void)
 	r.kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	r.call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	conn_acked(&v);
-	be_acks(be, VHU_SET_VRING_NUM, 1);
-	be_acks(be, VHU_SET_VRING_ADDR, 1);
-	be_acks(be, VHU_SET_VRING_BASE, 1);
-	be_acks(be, VHU_SET_VRING_CALL, 1);
-	be_acks(be, VHU_SET_VRING_KICK, 1);
-	be_acks(be, VHU_SET_VRING_ENABLE, 1);
+	be_ring_start_acks(be);
 	is_int(vhu_vring_start(&v, &r), 0, "vring start");
 	expect(&m, VHU_SET_VRING_NUM, VHU_VERSION | VHU_FLAG_NEED_REPLY, 8, "SET_VRING_NUM");
 	ok(get_le32(m.payload) == 1 && get_le32(m.payload + 4) == 128, "  index 1, num 128");
@@ -222,8 +217,7 @@ static void test_vring(void)
 	expect(&m, VHU_SET_VRING_ENABLE, VHU_VERSION | VHU_FLAG_NEED_REPLY, 8, "SET_VRING_ENABLE");
 	ok(get_le32(m.payload) == 1 && get_le32(m.payload + 4) == 1, "  index 1, enable 1");
 
-	be_acks(be, VHU_SET_VRING_ENABLE, 1);
-	be_reply_state(be, VHU_GET_VRING_BASE, 1, 42);
+	be_ring_stop_replies(be, 1, 42);
 	is_int(vhu_vring_stop(&v, 1, &base), 0, "vring stop");
 	is_int(base, 42, "  the back end's avail index");
 	expect(&m, VHU_SET_VRING_ENABLE, VHU_VERSION | VHU_FLAG_NEED_REPLY, 8, "SET_VRING_ENABLE 0 first");
@@ -232,15 +226,13 @@ static void test_vring(void)
 	ok(get_le32(m.payload) == 1, "  index 1");
 
 	/* lying GET_VRING_BASE answers close the connection */
-	be_acks(be, VHU_SET_VRING_ENABLE, 1);
-	be_reply_state(be, VHU_GET_VRING_BASE, 0, 42);
+	be_ring_stop_replies(be, 0, 42);
 	is_int(vhu_vring_stop(&v, 1, &base), -EPROTO, "GET_VRING_BASE for another ring: -EPROTO");
 	ok(!vhu_connected(&v), "  connection closed");
 	is_int(vhu_vring_stop(&v, 1, &base), -ENOTCONN, "  later calls: -ENOTCONN");
 	disconn(&v);
 	conn_acked(&v);
-	be_acks(be, VHU_SET_VRING_ENABLE, 1);
-	be_reply_state(be, VHU_GET_VRING_BASE, 1, 0x10000);
+	be_ring_stop_replies(be, 1, 0x10000);
 	is_int(vhu_vring_stop(&v, 1, &base), -EPROTO, "GET_VRING_BASE index above 0xffff: -EPROTO");
 	disconn(&v);
 

@@ -101,14 +101,8 @@ static void fs_down(struct virtio_fs *f, struct virtio_mmio *m)
 static void queue_start_acks(void)
 {
 	be_acks(be, VHU_SET_FEATURES, 1);
-	for (int q = 0; q < 2; q++) {
-		be_acks(be, VHU_SET_VRING_NUM, 1);
-		be_acks(be, VHU_SET_VRING_ADDR, 1);
-		be_acks(be, VHU_SET_VRING_BASE, 1);
-		be_acks(be, VHU_SET_VRING_CALL, 1);
-		be_acks(be, VHU_SET_VRING_KICK, 1);
-		be_acks(be, VHU_SET_VRING_ENABLE, 1);
-	}
+	be_ring_start_acks(be);
+	be_ring_start_acks(be);
 }
 
 /* The driver's side up to DRIVER_OK; the status read back. */
@@ -248,6 +242,35 @@ static void check_ring(unsigned q, int *kick, int *call)
 	   "ring %u: SET_VRING_ENABLE 1", q);
 }
 
+/* The answers to stopping both rings. */
+static void queue_stop_replies(void)
+{
+	be_ring_stop_replies(be, 0, 5);
+	be_ring_stop_replies(be, 1, 5);
+}
+
+static void close_pairs(int *kick, int *call)
+{
+	for (unsigned q = 0; q < 2; q++) {
+		close(kick[q]);
+		close(call[q]);
+	}
+}
+
+/* DRIVER_OK with the back end accepting: SET_FEATURES, then both rings
+ * checked; the fds it was given in kick and call. */
+static void start_checked(struct virtio_mmio *m, int *kick, int *call)
+{
+	struct be_msg msg;
+
+	queue_start_acks();
+	is_int(driver_up(m), ST_ALL, "DRIVER_OK accepted");
+	ok(next_is(&msg, VHU_SET_FEATURES) && get_le64(msg.payload) == (V1 | EIDX | PF),
+	   "SET_FEATURES: the driver's features and PROTOCOL_FEATURES");
+	for (unsigned q = 0; q < 2; q++)
+		check_ring(q, &kick[q], &call[q]);
+}
+
 static void check_stop(unsigned q)
 {
 	struct be_msg msg;
@@ -262,17 +285,11 @@ static void test_lifecycle(void)
 {
 	struct virtio_fs f;
 	struct virtio_mmio m;
-	struct be_msg msg;
 	int kick[2], call[2];
 
 	if (!fs_up(&f, &m, "data"))
 		return;
-	queue_start_acks();
-	is_int(driver_up(&m), ST_ALL, "DRIVER_OK accepted");
-	ok(next_is(&msg, VHU_SET_FEATURES) && get_le64(msg.payload) == (V1 | EIDX | PF),
-	   "SET_FEATURES: the driver's features and PROTOCOL_FEATURES");
-	for (unsigned q = 0; q < 2; q++)
-		check_ring(q, &kick[q], &call[q]);
+	start_checked(&m, kick, call);
 	ok(be_empty(be), "nothing else sent");
 
 	mmio_wr(&m, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
@@ -287,10 +304,7 @@ static void test_lifecycle(void)
 	mmio_wr(&m, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_VRING);
 
 	/* reset: both rings stopped, then a second setup works */
-	for (unsigned q = 0; q < 2; q++) {
-		be_acks(be, VHU_SET_VRING_ENABLE, 1);
-		be_reply_state(be, VHU_GET_VRING_BASE, q, 5);
-	}
+	queue_stop_replies();
 	mmio_wr(&m, VIRTIO_MMIO_STATUS, 0);
 	is_int(mmio_rd(&m, VIRTIO_MMIO_STATUS), 0, "reset");
 	check_stop(0);
@@ -302,24 +316,12 @@ static void test_lifecycle(void)
 	   "a call while the driver is not ready: no interrupt");
 	mmio_wr(&m, VIRTIO_MMIO_STATUS, 0);
 	ok(be_empty(be), "a second reset sends nothing (no ring running)");
-	for (unsigned q = 0; q < 2; q++) {
-		close(kick[q]);
-		close(call[q]);
-	}
-	queue_start_acks();
-	is_int(driver_up(&m), ST_ALL, "set up again after the reset");
-	ok(next_is(&msg, VHU_SET_FEATURES), "  SET_FEATURES again");
-	for (unsigned q = 0; q < 2; q++)
-		check_ring(q, &kick[q], &call[q]);
-	for (unsigned q = 0; q < 2; q++) {
-		close(kick[q]);
-		close(call[q]);
-	}
+	close_pairs(kick, call);
+	diag("set up again after the reset:");
+	start_checked(&m, kick, call);
+	close_pairs(kick, call);
 	/* destroying the transport resets the device: the rings stop */
-	for (unsigned q = 0; q < 2; q++) {
-		be_acks(be, VHU_SET_VRING_ENABLE, 1);
-		be_reply_state(be, VHU_GET_VRING_BASE, q, 0);
-	}
+	queue_stop_replies();
 	virtio_mmio_destroy(&m);
 	check_stop(0);
 	check_stop(1);
@@ -365,16 +367,11 @@ static void test_hangup(void)
 {
 	struct virtio_fs f;
 	struct virtio_mmio m;
-	struct be_msg msg;
 	int kick[2], call[2];
 
 	if (!fs_up(&f, &m, "data"))
 		return;
-	queue_start_acks();
-	driver_up(&m);
-	next_is(&msg, VHU_SET_FEATURES);
-	for (unsigned q = 0; q < 2; q++)
-		check_ring(q, &kick[q], &call[q]);
+	start_checked(&m, kick, call);
 	close(be);
 	evl_run_once(&evl, 0);
 	is_int(deaths, 1, "back end closes its socket while the guest runs: dead");
@@ -383,10 +380,7 @@ static void test_hangup(void)
 	is_int(mmio_rd(&m, VIRTIO_MMIO_STATUS), 0, "reset completes without the back end");
 	is_int(deaths, 1, "  no second report");
 	evl_run_once(&evl, 0);
-	for (unsigned q = 0; q < 2; q++) {
-		close(kick[q]);
-		close(call[q]);
-	}
+	close_pairs(kick, call);
 	virtio_mmio_destroy(&m);
 	virtio_fs_destroy(&f);
 }
