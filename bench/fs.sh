@@ -7,8 +7,8 @@
 # usage: bench/fs.sh [-s MIB] [-d DIR] [-m MEM]
 #   -s MIB  file size (default 64)
 #   -d DIR  where the shared directory goes (default /var/tmp)
-#   -m MEM  guest RAM (default 512M: the guest's page cache must not hold
-#           much of the file after drop_caches)
+#   -m MEM  guest RAM (default 256M; drop_caches empties the guest page
+#           cache before each read)
 # Environment: NKVM (default build/nkvm).
 #
 # In the guest (busybox dd, 1 MiB blocks), for each mount in turn:
@@ -29,7 +29,7 @@ set -u
 NKVM=${NKVM:-build/nkvm}
 MIB=64
 DIR=/var/tmp
-MEM=512M
+MEM=256M
 while getopts s:d:m: o; do
 	case $o in
 	s) MIB=$OPTARG ;;
