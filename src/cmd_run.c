@@ -52,6 +52,14 @@ void cmd_run_usage(void)
 "      --share HOSTDIR:TAG[,ro=on]\n"
 "                        share a host directory (virtio-9p); in the guest:\n"
 "                        mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt\n"
+"      --fs HOSTDIR:TAG[,cache=auto|always|none]\n"
+"                        share a host directory over virtio-fs: nkvm starts\n"
+"                        QEMU's virtiofsd (needs root); in the guest:\n"
+"                        mount -t virtiofs TAG /mnt\n"
+"      --fs socket=PATH,tag=TAG\n"
+"                        virtio-fs served by a vhost-user-fs back end already\n"
+"                        listening on PATH\n"
+"      --virtiofsd PATH  the virtiofsd to start (default %s)\n"
 "      --rng             a virtio-rng entropy device (/dev/hwrng)\n"
 "      --timeout SECONDS stop the guest after this long (exit status 124)\n"
 "      --name NAME       the VM's name for `nkvm list/stop/...`: its control\n"
@@ -69,13 +77,14 @@ void cmd_run_usage(void)
 "  1    the guest crashed (triple fault, emulation failure, KVM error)\n"
 "  2    usage error: bad option or value, missing or unusable kernel,\n"
 "       initrd or disk image, a disk image in use by another VM, a VM\n"
-"       name (control socket) in use\n"
+"       name (control socket) in use, a --fs back end that cannot be\n"
+"       started or reached\n"
 "  3    host setup failed: /dev/kvm missing or not permitted, KVM too old,\n"
-"       no memory\n"
+"       no memory; or a --fs back end died while the guest ran\n"
 "  124  --timeout expired\n"
 "  128+N  stopped by signal N (130 SIGINT, 143 SIGTERM)\n"
 "  other  the status the guest wrote to port 0x501 (nkvm-init's nkvm.cmd)\n",
-	VM_MAX_CPUS);
+	VM_MAX_CPUS, VIRTIOFSD_DEFAULT);
 }
 
 static __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...)
@@ -106,6 +115,8 @@ static int parse_args(int argc, char **argv, struct vm_spec *o, struct vmm_opts 
 		{ "share", required_argument, NULL, 'S' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "api-sock", required_argument, NULL, 'A' },
+		{ "fs", required_argument, NULL, 'F' },
+		{ "virtiofsd", required_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -169,6 +180,16 @@ static int parse_args(int argc, char **argv, struct vm_spec *o, struct vmm_opts 
 				return usage_error("%s", err);
 			break;
 		}
+		case 'F': {
+			char err[256];
+
+			if (runfs_parse(&o->dev.fs, optarg, err, sizeof(err)) < 0)
+				return usage_error("%s", err);
+			break;
+		}
+		case 'V':
+			o->dev.fs.virtiofsd = optarg;
+			break;
 		case 'T':
 			if (opts_parse_uint(optarg, 1, 1000000000, &u) < 0)
 				return usage_error("--timeout '%s': must be a number of seconds >= 1", optarg);

@@ -254,7 +254,7 @@ int rundev_open(struct run_devices *rd)
 			return -1;
 		}
 	}
-	if (open_shares(rd) < 0)
+	if (open_shares(rd) < 0 || runfs_open(&rd->fs) < 0)
 		return -1;
 	return open_nets(rd);
 }
@@ -335,6 +335,9 @@ int rundev_attach(struct run_devices *rd, struct vm *vm)
 		if (r < 0)
 			return r;
 	}
+	r = runfs_attach(&rd->fs, vm);
+	if (r < 0)
+		return r;
 	if (rd->rng) {
 		rd->rng_dev = calloc(1, sizeof(*rd->rng_dev));
 		if (!rd->rng_dev || virtio_rng_init(rd->rng_dev, &vm->gm, "rng") < 0) {
@@ -403,6 +406,7 @@ void rundev_free(struct run_devices *rd)
 		rd->share[i].path = NULL;
 	}
 	rd->nr_shares = 0;
+	runfs_free(&rd->fs);
 	if (rd->rng_dev) {
 		virtio_dev_destroy(&rd->rng_dev->dev);
 		free(rd->rng_dev);

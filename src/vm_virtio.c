@@ -52,6 +52,8 @@ static int wire_queues(struct vm *vm, struct virtio_slot *s)
 				 m->kick_fd[q]);
 		if (r < 0)
 			log_debug("%s: KVM_IOEVENTFD: %s", m->dev->name, strerror(-r));
+		if (m->dev->external_queues)
+			continue;	/* the back end process reads the kicks */
 		s->kick[q] = (struct virtio_kick){ .m = m, .q = q };
 		r = evl_add(&vm->evl, m->kick_fd[q], EPOLLIN, on_kick, &s->kick[q]);
 		if (r < 0)

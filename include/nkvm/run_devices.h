@@ -16,6 +16,7 @@
 
 #include "nkvm/blk_image.h"
 #include "nkvm/net_opts.h"
+#include "nkvm/run_fs.h"
 #include "nkvm/virtio_9p.h"
 #include "nkvm/virtio_blk.h"
 #include "nkvm/virtio_console.h"
@@ -44,6 +45,7 @@ struct run_devices {
 		bool ro;
 	} share[RUN_MAX_SHARES];
 	int nr_shares;
+	struct run_fs fs;        /* --fs: virtio-fs over vhost-user */
 	bool rng;
 	bool virtio_console;     /* the guest's console is hvc0 */
 	/* created by rundev_open / rundev_attach */

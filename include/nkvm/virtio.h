@@ -69,6 +69,9 @@ struct virtio_dev {
 	uint16_t queue_max;          /* <= VIRTQ_MAX_SIZE, power of two */
 	const struct virtio_dev_ops *ops;
 	void *priv;                  /* the device model's */
+	/* the queues are served by another process (vhost-user): the
+	 * transport leaves their kick eventfds alone for it to read */
+	bool external_queues;
 
 	/* run-time state, guarded by lock */
 	pthread_mutex_t lock;
@@ -86,6 +89,8 @@ struct virtio_dev {
 	 * again soon (a device that stopped early to keep the loop fair) */
 	void (*raise)(struct virtio_dev *d);
 	void (*rekick)(struct virtio_dev *d, unsigned q);
+	/* the eventfd a QueueNotify of queue q signals (-1: none) */
+	int (*kick_fd)(struct virtio_dev *d, unsigned q);
 	void *transport;
 };
 

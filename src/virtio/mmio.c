@@ -34,6 +34,13 @@ static void rekick(struct virtio_dev *d, unsigned q)
 	notify(d->transport, q);
 }
 
+static int kick_fd(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_mmio *m = d->transport;
+
+	return q < d->nr_queues ? m->kick_fd[q] : -1;
+}
+
 int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
 		     uint64_t base, int irq)
 {
@@ -58,6 +65,7 @@ int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d,
 	d->transport = m;
 	d->raise = raise_irq;
 	d->rekick = rekick;
+	d->kick_fd = kick_fd;
 	return 0;
 err:
 	virtio_mmio_destroy(m);
