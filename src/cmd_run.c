@@ -78,6 +78,10 @@ void cmd_run_usage(void)
 "                        share a host directory (virtio-9p); in the guest:\n"
 "                        mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt\n"
 "      --rng             a virtio-rng entropy device (/dev/hwrng)\n"
+"      --vsock [cid=N,]uds=PATH\n"
+"                        virtio-vsock, guest CID N (default 3): host clients\n"
+"                        connect to PATH and send 'CONNECT <port>\\n'; guest\n"
+"                        connects to CID 2 port P reach PATH_P\n"
 "      --timeout SECONDS stop the guest after this long (exit status 124)\n"
 "  -v, --verbose         debug messages on stderr\n"
 "  -h, --help            this text\n"
@@ -168,6 +172,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "rng", no_argument, NULL, 'R' },
 		{ "net", required_argument, NULL, 'N' },
 		{ "share", required_argument, NULL, 'S' },
+		{ "vsock", required_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -224,6 +229,15 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			char err[256];
 
 			if (rundev_parse_share(&o->dev, optarg, err, sizeof(err)) < 0)
+				return usage_error("%s", err);
+			break;
+		}
+		case 'V': {
+			char err[256];
+
+			if (o->dev.vsock.enabled)
+				return usage_error("--vsock given twice: one vsock device per VM");
+			if (vsock_opts_parse(optarg, &o->dev.vsock, err, sizeof(err)) < 0)
 				return usage_error("%s", err);
 			break;
 		}
