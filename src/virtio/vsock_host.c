@@ -72,10 +72,10 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	if (r == -EADDRINUSE)
-		errbuf_printf(err, errlen, "vsock uds %s: the path exists and is in use "
+		errbuf_printf(err, errlen, "socket %s: the path exists and is in use "
 			      "(another VM?): pick another path", v->uds_path);
 	else
-		errbuf_printf(err, errlen, "vsock uds %s: cannot listen there: %s",
+		errbuf_printf(err, errlen, "socket %s: cannot listen there: %s",
 			      v->uds_path, strerror(-r));
 	return r;
 }
