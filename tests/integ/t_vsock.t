@@ -14,7 +14,7 @@
 # closed without "OK". After nkvm exits its socket file is gone.
 # Without booting: bad --vsock values and a socket path in use (exit 2).
 # NKVM_VSOCK_MIB (default 4) sets the size each way.
-# shellcheck disable=SC2016 # $? is for the guest
+# shellcheck disable=SC2016,SC2317 # $? is for the guest; cleanup runs from trap
 # shellcheck source=tests/integ/lib-linux.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-linux.sh"
 
@@ -40,7 +40,7 @@ trap 'exit 1' TERM INT HUP
 UDS=$T/v.sock
 python3 "$HERE/vsock-host.py" "$UDS" "$T/V.out" "$MIB" >"$T/host.txt" 2>"$T/host.err" &
 host=$!
-PIDS+=($host)
+PIDS+=("$host")
 sleep 1	# the host server binds <uds>_6000 before the guest can connect
 
 boot V "" -m 256M --net none --vsock "cid=3,uds=$UDS" \
@@ -82,7 +82,7 @@ ok $(($? != 2)) "--vsock without uds=: exit status 2"
 err e3 --vsock uds="$T/no/such/dir/v.sock"
 ok $(($? != 2)) "--vsock uds in a missing directory: exit status 2"
 python3 -c 'import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(60)' "$T/busy.sock" &
-PIDS+=($!)
+PIDS+=("$!")
 for ((i = 0; i < 50; i++)); do [ -S "$T/busy.sock" ] && break; sleep 0.1; done
 err e4 --vsock uds="$T/busy.sock"
 rc=$?
