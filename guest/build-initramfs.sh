@@ -28,7 +28,7 @@ esac
 [ -x "$busybox" ] || die "$busybox missing (package busybox-static): run scripts/deps"
 
 inputs=("$here/build-initramfs.sh" "$here/nkvm-init.c" "$here/initcmd.h" "$here/mkcpio.c" "$here/applets.txt"
-	"$here/nkvm-net.sh" "$here/udhcpc.script")
+	"$here/nkvm-net.sh" "$here/udhcpc.script" "$here/nkvm-vsock.c")
 hash=$( (cat "${inputs[@]}"; echo "busybox-static $bbver init-cc ${initcc##*/}") | sha256sum | cut -c1-16)
 out="$cache/initramfs-$hash.cpio"
 if [ -f "$out" ]; then
@@ -49,8 +49,10 @@ case "$initcc" in
 esac
 "$initcc" -std=gnu11 -Wall -Wextra -Werror -static -Os -s -o "$work/init" "$here/nkvm-init.c" ||
 	die "static link of nkvm-init failed (needs libc6-dev or musl-tools): run scripts/deps"
+"$initcc" -std=gnu11 -Wall -Wextra -Werror -static -Os -s -o "$work/nkvm-vsock" "$here/nkvm-vsock.c" ||
+	die "static link of nkvm-vsock failed (needs libc6-dev or musl-tools): run scripts/deps"
 # A dynamic /init would need a loader the initramfs does not have.
-for bin in "$work/init" "$busybox"; do
+for bin in "$work/init" "$work/nkvm-vsock" "$busybox"; do
 	if readelf -l "$bin" | grep -q INTERP; then
 		die "$bin is not statically linked"
 	fi
@@ -84,6 +86,7 @@ done < <("$busybox" --list-full)
 	echo "nod /dev/console 0600 0 0 c 5 1"
 	echo "file /init $work/init 0755 0 0"
 	echo "file /bin/busybox $busybox 0755 0 0"
+	echo "file /bin/nkvm-vsock $work/nkvm-vsock 0755 0 0"
 	echo "file /etc/passwd $work/passwd 0644 0 0"
 	echo "file /etc/group $work/group 0644 0 0"
 	echo "file /etc/hosts $work/hosts 0644 0 0"

@@ -61,6 +61,10 @@ void cmd_run_usage(void)
 "                        listening on PATH\n"
 "      --virtiofsd PATH  the virtiofsd to start (default %s)\n"
 "      --rng             a virtio-rng entropy device (/dev/hwrng)\n"
+"      --vsock [cid=N,]uds=PATH\n"
+"                        virtio-vsock, guest CID N (default 3): host clients\n"
+"                        connect to PATH and send 'CONNECT <port>\\n'; guest\n"
+"                        connects to CID 2 port P reach PATH_P\n"
 "      --timeout SECONDS stop the guest after this long (exit status 124)\n"
 "      --name NAME       the VM's name for `nkvm list/stop/...`: its control\n"
 "                        socket is $XDG_RUNTIME_DIR/nkvm/NAME.sock (default\n"
@@ -117,6 +121,7 @@ static int parse_args(int argc, char **argv, struct vm_spec *o, struct vmm_opts 
 		{ "api-sock", required_argument, NULL, 'A' },
 		{ "fs", required_argument, NULL, 'F' },
 		{ "virtiofsd", required_argument, NULL, 'V' },
+		{ "vsock", required_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -190,6 +195,15 @@ static int parse_args(int argc, char **argv, struct vm_spec *o, struct vmm_opts 
 		case 'V':
 			o->dev.fs.virtiofsd = optarg;
 			break;
+		case 'K': {
+			char err[256];
+
+			if (o->dev.vsock.enabled)
+				return usage_error("--vsock given twice: one vsock device per VM");
+			if (vsock_opts_parse(optarg, &o->dev.vsock, err, sizeof(err)) < 0)
+				return usage_error("%s", err);
+			break;
+		}
 		case 'T':
 			if (opts_parse_uint(optarg, 1, 1000000000, &u) < 0)
 				return usage_error("--timeout '%s': must be a number of seconds >= 1", optarg);

@@ -240,6 +240,25 @@ static int open_nets(struct run_devices *rd)
 	return 0;
 }
 
+/* The vsock listener is made before /dev/kvm: a path in use is a usage
+ * error. */
+static int open_vsock(struct run_devices *rd)
+{
+	char err[512];
+
+	if (!rd->vsock.enabled)
+		return 0;
+	rd->vsock_dev = calloc(1, sizeof(*rd->vsock_dev));
+	if (!rd->vsock_dev ||
+	    virtio_vsock_init(rd->vsock_dev, NULL, "vsock", &rd->vsock, err, sizeof(err)) < 0) {
+		log_err("--vsock: %s", rd->vsock_dev ? err : "out of memory");
+		free(rd->vsock_dev);
+		rd->vsock_dev = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int rundev_open(struct run_devices *rd)
 {
 	char err[512];
@@ -254,7 +273,7 @@ int rundev_open(struct run_devices *rd)
 			return -1;
 		}
 	}
-	if (open_shares(rd) < 0 || runfs_open(&rd->fs) < 0)
+	if (open_shares(rd) < 0 || runfs_open(&rd->fs) < 0 || open_vsock(rd) < 0)
 		return -1;
 	return open_nets(rd);
 }
@@ -366,6 +385,16 @@ int rundev_attach(struct run_devices *rd, struct vm *vm)
 		vm->con_push = virtio_console_input;
 		vm->con_opaque = rd->con_dev;
 	}
+	if (rd->vsock_dev) {
+		rd->vsock_dev->dev.gm = &vm->gm;
+		r = vm_add_virtio(vm, &rd->vsock_dev->dev);
+		if (r < 0)
+			return r;
+		if (virtio_vsock_start(rd->vsock_dev, &vm->evl) < 0) {
+			log_err("vsock: cannot join the event loop");
+			return -EXIT_HOST;
+		}
+	}
 	return 0;
 }
 
@@ -416,5 +445,10 @@ void rundev_free(struct run_devices *rd)
 		virtio_dev_destroy(&rd->con_dev->dev);
 		free(rd->con_dev);
 		rd->con_dev = NULL;
+	}
+	if (rd->vsock_dev) {
+		virtio_vsock_destroy(rd->vsock_dev);
+		free(rd->vsock_dev);
+		rd->vsock_dev = NULL;
 	}
 }

@@ -22,6 +22,7 @@
 #include "nkvm/vm.h"
 #include "nkvm/vm_boot.h"
 #include "nkvm/vm_spec.h"
+#include "nkvm/vsock_opts.h"
 
 #define MAX_FILE_SIZE (1ULL << 30)
 
@@ -267,9 +268,14 @@ int vm_boot(struct vm_spec *s, const struct vm_boot_hooks *h, uint64_t t0)
 		goto out;
 	}
 	if (s->vsock.set) {
-		/* the virtio-vsock device comes with branch vsock */
-		log_err("vsock device not available in this build");
-		goto out;
+		/* PUT /vsock or a config file: the same device as --vsock */
+		char err[256];
+
+		if (vsock_opts_set(&s->dev.vsock, s->vsock.guest_cid, s->vsock.uds_path, err,
+				   sizeof(err)) < 0) {
+			log_err("vsock: %s", err);
+			goto out;
+		}
 	}
 	kernel = map_file("kernel", s->kernel, &img.kernel_size);
 	if (!kernel)

@@ -22,6 +22,8 @@
 #include "nkvm/virtio_console.h"
 #include "nkvm/virtio_net.h"
 #include "nkvm/virtio_rng.h"
+#include "nkvm/virtio_vsock.h"
+#include "nkvm/vsock_opts.h"
 
 #define RUN_MAX_DISKS 16
 #define RUN_MAX_NICS 8
@@ -48,6 +50,7 @@ struct run_devices {
 	struct run_fs fs;        /* --fs: virtio-fs over vhost-user */
 	bool rng;
 	bool virtio_console;     /* the guest's console is hvc0 */
+	struct vsock_opts vsock; /* --vsock */
 	/* created by rundev_open / rundev_attach */
 	struct blk_image image[RUN_MAX_DISKS];
 	struct virtio_blk *blk[RUN_MAX_DISKS];
@@ -59,6 +62,7 @@ struct run_devices {
 	char p9_names[RUN_MAX_SHARES][16];
 	struct virtio_rng *rng_dev;
 	struct virtio_console *con_dev;
+	struct virtio_vsock *vsock_dev;  /* listening from rundev_open on */
 };
 
 /*
