@@ -3,7 +3,7 @@
 # SANITIZE=1 builds everything with ASan+UBSan into build-san/.
 
 CC      ?= cc
-PKGS    := liburing slirp
+PKGS    := liburing slirp jansson
 PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS)))
 PKG_LIBS   := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
 
