@@ -133,7 +133,7 @@ static void test_mutations(void)
 	static const char *const seeds[] = {
 		"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{\"id\": \"vm\"}\n",
 		"HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n",
-		"HTTP/1.1 400 Bad Request\r\nContent-Length: 24\r\n\r\n{\"fault_message\": \"no\"}",
+		"HTTP/1.1 400 Bad Request\r\nContent-Length: 23\r\n\r\n{\"fault_message\": \"no\"}",
 	};
 	char buf[256];
 	unsigned seed = 12345, i;
