@@ -170,7 +170,7 @@ int cmd_list(int argc, char **argv)
 {
 	struct ctl_args a = { 0 };
 	char dir[SOCK_PATH_MAX], **names;
-	size_t i, n;
+	size_t i, n = 0;
 	bool failed = false;
 	json_t *vms;
 	int r;

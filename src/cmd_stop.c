@@ -157,7 +157,7 @@ static int graceful(const char *name, const char *sock, unsigned timeout_s)
 		fprintf(stderr, "nkvm: VM '%s' still runs %u s after Ctrl-Alt-Del: stopping it "
 			"with SIGTERM\n", name, timeout_s);
 	} else if (rep.status == 400) {
-		fprintf(stderr, "nkvm: VM '%s' cannot take Ctrl-Alt-Del (%s): stopping it with "
+		fprintf(stderr, "nkvm: VM '%s' cannot take Ctrl-Alt-Del: %s; stopping it with "
 			"SIGTERM\n", name, fault ? fault : "no keyboard driver in the guest");
 	} else {
 		fprintf(stderr, "nkvm: VM '%s' refused Ctrl-Alt-Del (HTTP %d%s%s): stopping it "
