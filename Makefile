@@ -57,7 +57,7 @@ $(B)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/guests/gue
 # Fuzzing: libFuzzer harnesses built with clang (`make fuzz`, see
 # fuzz/README.md); `make check` replays the committed corpus with $(CC),
 # under the sanitizers when SANITIZE=1.
-FUZZ_NAMES   := virtq blk mmio p9
+FUZZ_NAMES   := virtq blk mmio p9 http
 FUZZ_SRCS_virtq := src/virtio/virtq.c src/gm.c src/log.c
 FUZZ_SRCS_blk := src/virtio/blk.c src/virtio/blk_req.c src/virtio/blk_io.c \
                  src/virtio/blk_io_threads.c src/virtio/blk_io_uring.c \
@@ -66,6 +66,7 @@ FUZZ_SRCS_blk := src/virtio/blk.c src/virtio/blk_req.c src/virtio/blk_io.c \
 FUZZ_SRCS_mmio := src/virtio/rng.c src/virtio/mmio.c src/virtio/virtio.c \
                   src/virtio/virtq.c src/gm.c src/log.c
 FUZZ_SRCS_p9 := $(wildcard src/fs/p9_*.c) src/log.c
+FUZZ_SRCS_http := src/http_resp.c
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

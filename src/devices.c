@@ -67,6 +67,16 @@ static void kbd_reset(void *opaque)
 	vm_request_stop(opaque, VM_STOP_RESET, EXIT_GUEST_OK);
 }
 
+static void kbd_set_irq(void *opaque, int level)
+{
+	vm_irq_line(opaque, I8042_KBD_IRQ, level);
+}
+
+static const struct i8042_ops kbd_ops = {
+	.reset = kbd_reset,
+	.set_irq = kbd_set_irq,
+};
+
 /* Ports 0x60 and 0x64 are two one-byte ranges (0x61 belongs to the
  * in-kernel PIT), so each gets its own handler to know which it is. */
 static void kbd_access(struct vm *vm, uint16_t port, uint8_t *data, unsigned len, bool wr)
@@ -118,7 +128,7 @@ int devices_init(struct vm *vm)
 	int r;
 
 	serial_init(&vm->serial, &serial_ops, vm);
-	i8042_init(&vm->kbd, kbd_reset, vm);
+	i8042_init(&vm->kbd, &kbd_ops, vm);
 	rtc_init(&vm->rtc);
 	r = bus_add(&vm->pio, SERIAL_COM1_BASE, SERIAL_NR_PORTS, serial_pio, vm, "com1");
 	if (!r)

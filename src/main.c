@@ -16,6 +16,11 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "run", cmd_run, "boot a guest (the default guest when no kernel is given)" },
+	{ "list", cmd_list, "list this user's running VMs" },
+	{ "pause", cmd_pause, "pause a running VM's vCPUs" },
+	{ "resume", cmd_resume, "resume a paused VM" },
+	{ "stop", cmd_stop, "stop a VM: Ctrl-Alt-Del, then SIGTERM (--force: SIGKILL)" },
+	{ "stat", cmd_stat, "a running VM's state, vCPU and device counters" },
 };
 
 static void usage(FILE *f)

@@ -30,25 +30,7 @@ WD=$T/cwd	# nkvm's working directory: must stay empty
 TD=$T/tmp	# nkvm's TMPDIR: must stay empty
 mkdir "$IN" "$WD" "$TD" || exit 1
 
-n=0
-failed=0
-ok() {		# ok STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
-skip() {	# skip COUNT REASON
-	local i
-	for ((i = 0; i < $1; i++)); do
-		n=$((n + 1))
-		echo "ok $n # SKIP $2"
-	done
-}
-diag() { sed 's/^/# /' >&2; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib-tap.sh"
 
 # nkvm ARGS...: run nkvm in $WD with TMPDIR=$TD, no stdin; a guard of 30 s
 # in case it boots something after all.  Sets rc; output in $T/out, $T/err.
@@ -187,5 +169,4 @@ grep -qi 'exit' "$T/help" || missing="$missing 'exit'"
 ok $? "run --help: lists the exit statuses${missing:+ (missing:$missing)}"
 [ -z "$missing" ] || head -c 3000 "$T/help" | diag
 
-echo "1..$n"
-exit $((failed > 0))
+tap_done
