@@ -45,6 +45,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 # the per-user control sockets of this test's VMs live here
 export XDG_RUNTIME_DIR=$T/run
 mkdir -m 700 "$XDG_RUNTIME_DIR"
@@ -230,7 +231,8 @@ ticks() { tr -d '\r' <"$T/linux.out" | grep -c '^tick '; }
 check "B: the guest reaches nkvm-init: ready" waitfor $GUARD grep -q 'nkvm-init: ready' "$T/linux.out"
 check "B: the command runs (tick lines, vda of 2048 sectors with AAAAAAAA)" \
 	waitfor 300 sh -c "tr -d '\r' <'$T/linux.out' | grep -q '^tick .* size=2048 data=AAAAAAAA'"
-check "B: the boot went through the API's default command line" grep -q nkvm-init "$T/linux.out"
+check "B: nkvm_default_args: the guest's command line starts with nkvm's own" \
+	grep -q 'Command line: console=ttyS0 reboot=k panic=-1 pci=off .* nkvm.net=off nkvm.cmd=' "$T/linux.out"
 expect "B: PATCH /vm Paused" 204 "$S" PATCH /vm '{"state":"Paused"}'
 sleep 2
 t1=$(ticks); sleep 5; t2=$(ticks)
