@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nkvm/log.h"
 #include "nkvm/vhost_user.h"
 #include "nkvm/virtio.h"
 
@@ -59,6 +60,7 @@ struct virtio_fs {
 	void (*on_dead)(void *opaque, struct virtio_fs *f, const char *why);
 	void *dead_opaque;
 	unsigned long calls;            /* interrupts forwarded */
+	struct log_ratelimit rl;        /* for what the guest can repeat */
 };
 
 /*

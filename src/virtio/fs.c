@@ -110,12 +110,11 @@ static int fs_start(struct virtio_dev *d)
 		f->started[q] = true;
 		r = vhu_vring_start(&f->vhu, &ring);
 	}
-	if (r < 0) {
+	if (r < 0 && vhu_connected(&f->vhu) && log_ratelimit_ok(&f->rl))
 		log_warn("%s: the back end refused the device setup: %s", d->name,
 			 f->vhu.error[0] ? f->vhu.error : strerror(-r));
-		fs_stop_rings(f);
-		fs_check_conn(f);
-	}
+	if (r < 0)
+		fs_stop_rings(f);	/* reports a lost connection */
 	return r;
 }
 
@@ -138,6 +137,7 @@ int virtio_fs_init(struct virtio_fs *f, const char *name, const char *tag,
 	int r;
 
 	memset(f, 0, sizeof(*f));
+	f->rl.burst = 5;	/* the guest can repeat DRIVER_OK */
 	f->watch_fd = -1;
 	for (q = 0; q < VIRTIO_FS_QUEUES; q++)
 		f->call[q].fd = -1;
