@@ -92,6 +92,9 @@
  *   -n  rounds (5); -t seconds per run (3)
  *   -k  transmit: chains posted per kick, 1..SIZE (128)
  *   -q  entries per queue, 256 or 1024 (256): as many receive buffers
+ *       (1024 needs a device built to offer it: NET_QUEUE_MAX in net.c)
+ *   -z  the device's rx_copybreak in bytes (its default when not given;
+ *       0: every frame read straight into the receive buffers)
  *   -s  nkvm or raw: run that side only, no table (for perf, strace)
  *   -v  each run's line on stdout ("run case=... side=..."), not stderr
  */
@@ -224,6 +227,7 @@ static struct nic nic;
 static struct raw raw;
 static struct slot_iov slot_iov[QMAX];
 static unsigned qsize = 256;	/* -q: entries per queue */
+static long copybreak = -1;	/* -z: the device's rx_copybreak, -1 its own */
 static unsigned kick_batch = 128;
 static bool verbose;
 static bool side_on[2] = { true, true };
@@ -1196,6 +1200,8 @@ static void setup(void)
 		die("%s", err);
 	if ((r = virtio_net_init(&nic.net, &nic.gm, "net0", guest_mac, be)) < 0)
 		die("virtio_net_init: %s", strerror(-r));
+	if (copybreak >= 0)
+		nic.net.rx_copybreak = (uint64_t)copybreak;
 	if ((r = virtio_mmio_init(&nic.m, &nic.net.dev, MMIO_BASE, 5)) < 0)
 		die("virtio_mmio_init: %s", strerror(-r));
 	for (unsigned q = 0; q < 2; q++) {
@@ -1224,13 +1230,14 @@ int main(int argc, char **argv)
 	double secs = 3;
 	int c;
 
-	while ((c = getopt(argc, argv, "c:n:t:k:q:s:vh")) != -1) {
+	while ((c = getopt(argc, argv, "c:n:t:k:q:z:s:vh")) != -1) {
 		switch (c) {
 		case 'c': snprintf(list, sizeof(list), "%s", optarg); break;
 		case 'n': runs = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 't': secs = strtod(optarg, NULL); break;
 		case 'k': kick_batch = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'q': qsize = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'z': copybreak = strtol(optarg, NULL, 0); break;
 		case 's':
 			side_on[NKVM] = !strcmp(optarg, "nkvm");
 			side_on[RAW] = !strcmp(optarg, "raw");
@@ -1240,7 +1247,7 @@ int main(int argc, char **argv)
 		case 'v': verbose = true; break;
 		default:
 			fprintf(stderr, "usage: net_driver [-c tx1500,tx64k,rx1500,rx64k,rxq1500,rxq64k] "
-				"[-n RUNS] [-t SECS] [-k N] [-q 256|1024] [-s nkvm|raw] [-v]\n");
+				"[-n RUNS] [-t SECS] [-k N] [-q 256|1024] [-z BYTES] [-s nkvm|raw] [-v]\n");
 			return 2;
 		}
 	}
@@ -1258,8 +1265,8 @@ int main(int argc, char **argv)
 	}
 	setup();
 	printf("net_driver: nkvm tap %s, raw tap %s, %u rounds x %.1f s, queues of %u, "
-	       "transmit %u chains per kick\n", nic.ifname, raw.ifname, runs, secs, qsize,
-	       kick_batch);
+	       "receive copybreak %llu, transmit %u chains per kick\n", nic.ifname, raw.ifname,
+	       runs, secs, qsize, (unsigned long long)nic.net.rx_copybreak, kick_batch);
 	fflush(stdout);
 
 	for (unsigned ci = 0; ci < NR_CASES; ci++) {

@@ -80,10 +80,12 @@ struct virtio_net {
 	 * RX_MAX_BUFS slots from rx_first, rx_nres of them, rx_room writable
 	 * bytes in rx_nseg segments; rx_iov: the first of those segments
 	 * (rx_covered bytes, about rx_hint) as one array, then rx_bounce
-	 * (NET_MAX_FRAME + 1 bytes) for the rest of a longer frame */
+	 * (NET_MAX_FRAME + 1 bytes) for the rest of a longer frame, or for
+	 * all of it while frames are expected to be at most rx_copybreak
+	 * bytes long (net.c; tests and benchmarks may change it) */
 	struct vq_chain *rx_chains;
 	unsigned rx_first, rx_nres, rx_nseg;
-	uint64_t rx_room, rx_covered, rx_hint;
+	uint64_t rx_room, rx_covered, rx_hint, rx_copybreak;
 	struct iovec *rx_iov;
 	uint8_t *rx_bounce;
 	bool rx_waiting;             /* the back end has a frame for us */

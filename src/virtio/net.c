@@ -7,13 +7,16 @@
 #include "nkvm/log.h"
 #include "nkvm/virtio_net.h"
 
-#define NET_QUEUE_MAX 1024
+#define NET_QUEUE_MAX 256
 #define NET_CONFIG_SIZE 12
 /* receive buffers one frame may take with mergeable buffers */
 #define RX_MAX_BUFS 64
 /* frame bytes one pull() reads under the device lock (vCPUs reading this
  * device's registers wait for it) */
 #define RX_PULL_BYTES (256u << 10)
+/* frames expected to be at most this long are read into the bounce
+ * buffer and copied (see rx_hint_update) */
+#define RX_COPYBREAK 4096
 #define CTRL_CMD_MAX 4096
 
 /* Offloads the device offers when the back end honours them. */
@@ -314,10 +317,15 @@ static unsigned rx_iov(struct virtio_net *n, uint64_t cover)
 
 /*
  * How much of the next frame to read straight into guest buffers: the
- * longest recent frame (decaying by 1/16 a frame). Giving the kernel all
- * 64 KiB worth of buffers for every 1.5 KiB frame costs more (a 44-entry
- * iovec to import, per read) than the copy it saves; a frame longer than
- * the guess is read into the bounce buffer past it and copied from there.
+ * longest recent frame (rx_hint, decaying by 1/16 a frame), or nothing
+ * while that is at most rx_copybreak. Giving the kernel all 64 KiB worth
+ * of buffers for every 1.5 KiB frame costs more (a 44-entry iovec to
+ * import, per read) than the copy it saves; and a short frame costs less
+ * read into the bounce buffer (hot in the cache) and copied than read
+ * into a guest buffer the cache has not seen (docs/benchmarks.md: the
+ * kernel's copy to user memory is slower there than memcpy). A frame
+ * longer than the guess is read into the bounce buffer past it and
+ * copied from there.
  */
 static void rx_hint_update(struct virtio_net *n, uint64_t len)
 {
@@ -467,7 +475,7 @@ int net_rx_pull(void *dev, unsigned budget)
 			ret = -EAGAIN;
 			break;
 		}
-		k = rx_iov(n, n->rx_hint);
+		k = rx_iov(n, n->rx_hint <= n->rx_copybreak ? 0 : n->rx_hint);
 		got = n->be->ops->recv_into(n->be, n->rx_iov, k + 1);
 		if (got == -EAGAIN)
 			break;
@@ -478,16 +486,18 @@ int net_rx_pull(void *dev, unsigned budget)
 			break;
 		}
 		done++;
-		if ((uint64_t)got > n->rx_room || got < NET_HDR_LEN + ETH_HDR_LEN) {
-			/* cut (longer than the guest's buffers) or a runt:
-			 * its buffers go back, scribbled on but unused */
+		/* it reached the last byte given (a tap that cuts a frame
+		 * returns what it copied) or does not fit: cut; or a runt.
+		 * Its buffers go back, scribbled on but unused. */
+		if ((uint64_t)got >= n->rx_covered + n->rx_iov[k].iov_len ||
+		    (uint64_t)got > n->rx_room || got < NET_HDR_LEN + ETH_HDR_LEN) {
 			rx_unreserve(n);
 			n->st.rx_dropped++;
 			continue;
 		}
 		if ((uint64_t)got > n->rx_covered) {
-			/* longer than the guess: the rest from the bounce buffer
-			 * into the reserved buffers after the covered ones */
+			/* longer than the guess (or short): the rest from the
+			 * bounce buffer into the buffers after the covered ones */
 			struct iovec rest = { n->rx_bounce, (size_t)got - n->rx_covered };
 
 			rx_iov(n, UINT64_MAX);
@@ -552,6 +562,7 @@ int virtio_net_init(struct virtio_net *n, const struct gm *gm, const char *name,
 	n->rx_iov = calloc(NET_RX_MAX_IOV, sizeof(*n->rx_iov));
 	n->rx_bounce = malloc(NET_MAX_FRAME + 1);
 	n->rx_hint = NET_MAX_FRAME;
+	n->rx_copybreak = RX_COPYBREAK;
 	if (!n->rx_chains || !n->rx_iov || !n->rx_bounce) {
 		free(n->rx_chains);
 		free(n->rx_iov);

@@ -424,8 +424,8 @@ static void test_features_config(void)
 	is_int(mmio_rd(&mm, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET, "  DeviceID 1");
 	for (unsigned q = 0; q < 4; q++) {
 		mmio_wr(&mm, VIRTIO_MMIO_QUEUE_SEL, q);
-		is_int(mmio_rd(&mm, VIRTIO_MMIO_QUEUE_NUM_MAX), q < 3 ? 1024 : 0,
-		       "  queue %u max %u", q, q < 3 ? 1024 : 0);
+		is_int(mmio_rd(&mm, VIRTIO_MMIO_QUEUE_NUM_MAX), q < 3 ? 256 : 0,
+		       "  queue %u max %u", q, q < 3 ? 256 : 0);
 	}
 	f = offered();
 	is_int(f, F_ALWAYS, "  offered: MAC STATUS MRG_RXBUF CTRL_VQ CTRL_RX + engine bits only");
@@ -1188,34 +1188,45 @@ static void test_rx_pull(void)
 	check_max_frame(1, 43, bufs + 1, fr[1]);
 	nic_close();
 
-	/* after many short frames only the first buffer is given to the
-	 * back end; a long frame's rest lands in the bounce buffer and is
-	 * copied into the reserved buffers after it */
-	if (!nic_open(GSO_OFF, &fake_ops_pull))
-		return;
-	ok(nic_setup(F_DRV | FB(MRG_RXBUF) | F_GSO, true), "100 short frames, then a 64 KiB one");
-	rx_post_n(bufs, heads, RX_SIZE, RXBUF, 0x2000, 4096);
-	good = true;
-	for (unsigned i = 0; i < 100; i++) {
-		rxq_add(fr[0], 60, (uint8_t)i);
-		good &= net_rx_pull(&nic, 64) == 1;
+	/* after many short frames they are read into the bounce buffer and
+	 * copied (copybreak), or with rx_copybreak 0 into the first buffer
+	 * only; a long frame's rest lands in the bounce buffer and is copied
+	 * into the reserved buffers after it */
+	for (unsigned cb = 0; cb < 2; cb++) {
+		if (!nic_open(GSO_OFF, &fake_ops_pull))
+			return;
+		if (!cb)
+			nic.rx_copybreak = 0;
+		ok(nic_setup(F_DRV | FB(MRG_RXBUF) | F_GSO, true),
+		   "rx_copybreak %u: 100 short frames, then a 64 KiB one", cb ? 4096 : 0);
+		rx_post_n(bufs, heads, RX_SIZE, RXBUF, 0x2000, 4096);
+		good = true;
+		for (unsigned i = 0; i < 100; i++) {
+			rxq_add(fr[0], 60, (uint8_t)i);
+			good &= net_rx_pull(&nic, 64) == 1;
+			good &= ram_get16(bufs[i] + 10) == 1 &&
+				memcmp(ram + bufs[i] + NET_HDR_LEN, fr[0] + NET_HDR_LEN, 60) == 0;
+		}
+		ok(good && ring_used_idx(&rxr) == 100, "  100 frames, one buffer each, bytes right");
+		is_int(fb.recv_niov, cb ? 1 : 2, cb ? "  the last read into the bounce buffer only"
+						: "  the last read into 1 buffer + the bounce buffer");
+		rxq_add(fr[1], NET_MAX_FRAME - NET_HDR_LEN, 40);
+		is_int(net_rx_pull(&nic, 64), -EAGAIN,
+		       "  the 64 KiB frame, then -EAGAIN (11 buffers left)");
+		is_int(fb.recv_niov, cb ? 1 : 2, "  read the same way");
+		ok(ring_used_idx(&rxr) == 117 && ram_get16(bufs[100] + 10) == 17,
+		   "  17 buffers, num_buffers 17");
+		check_max_frame(100, 17, bufs + 100, fr[1]);
+		rx_post_n(bufs, heads, 20, RXBUF, 0x2000, 4096);
+		rxq_add(fr[2], NET_MAX_FRAME - NET_HDR_LEN, 41);
+		is_int(net_rx_pull(&nic, 64), -EAGAIN,
+		       "  20 more buffers: another 64 KiB frame, then -EAGAIN");
+		ok(fb.recv_niov == 18 && ring_used_idx(&rxr) == 134,
+		   "  read straight into all its 17 buffers now (%u iovecs)", fb.recv_niov);
+		is_int(ram_get16(RXBUF + 0x2000 * 117 + 10), 17,
+		       "  from the 11 given back before, num_buffers 17");
+		nic_close();
 	}
-	ok(good && ring_used_idx(&rxr) == 100, "  100 frames, one buffer each");
-	is_int(fb.recv_niov, 2, "  the last read into 1 buffer + the bounce buffer");
-	rxq_add(fr[1], NET_MAX_FRAME - NET_HDR_LEN, 40);
-	is_int(net_rx_pull(&nic, 64), -EAGAIN, "  the 64 KiB frame, then -EAGAIN (11 buffers left)");
-	is_int(fb.recv_niov, 2, "  read the same way");
-	ok(ring_used_idx(&rxr) == 117 && ram_get16(bufs[100] + 10) == 17,
-	   "  17 buffers, num_buffers 17");
-	check_max_frame(100, 17, bufs + 100, fr[1]);
-	rx_post_n(bufs, heads, 20, RXBUF, 0x2000, 4096);
-	rxq_add(fr[2], NET_MAX_FRAME - NET_HDR_LEN, 41);
-	is_int(net_rx_pull(&nic, 64), -EAGAIN, "  20 more buffers: another 64 KiB frame, then -EAGAIN");
-	ok(fb.recv_niov == 18 && ring_used_idx(&rxr) == 134,
-	   "  read straight into all its 17 buffers now (%u iovecs)", fb.recv_niov);
-	is_int(ram_get16(RXBUF + 0x2000 * 117 + 10), 17,
-	       "  from the 11 given back before, num_buffers 17");
-	nic_close();
 
 	/* at most 256 KiB per pull (the device lock is held meanwhile) */
 	if (!nic_open(GSO_OFF, &fake_ops_pull))
@@ -1281,6 +1292,32 @@ static void test_rx_pull(void)
 	is_int(net_rx_pull(&nic, 64), -EAGAIN, "  a 60-byte frame, then -EAGAIN");
 	ok(ring_used_idx(&rxr) == 2 && ring_used_id(&rxr, 1) == heads[1] &&
 	   ring_used_len(&rxr, 1) == NET_HDR_LEN + 60, "  goes into that chain");
+	nic_close();
+
+	/* a frame longer than the bounce buffer, all of it read there
+	 * (copybreak), into a chain that would hold it: cut, so dropped */
+	if (!nic_open(GSO_OFF, &fake_ops_pull))
+		return;
+	ok(nic_setup(F_DRV | F_GSO, true), "one 200000-byte chain, everything through the bounce buffer");
+	nic.rx_copybreak = UINT64_MAX;
+	heads[0] = rx_post(RXBUF, 200000);
+	{
+		static uint8_t big[70000];
+
+		mkrx_to(big, sizeof(big) - NET_HDR_LEN, 37);
+		fb.rxq[fb.rxq_head % 16] = big;
+		fb.rxq_len[fb.rxq_head % 16] = sizeof(big);
+		fb.rxq_n = 1;
+	}
+	drops = nic.st.rx_dropped;
+	is_int(net_rx_pull(&nic, 1), 1, "  a 70000-byte frame: read");
+	ok(nic.st.rx_dropped == drops + 1 && ring_used_idx(&rxr) == 0,
+	   "  it filled the bounce buffer to the last byte: cut, dropped");
+	rxq_add(fr[0], NET_MAX_FRAME - NET_HDR_LEN, 38);
+	is_int(net_rx_pull(&nic, 1), 1, "  a 65550-byte one");
+	ok(ring_used_idx(&rxr) == 1 && ring_used_len(&rxr, 0) == NET_MAX_FRAME &&
+	   memcmp(ram + RXBUF + NET_HDR_LEN, fr[0] + NET_HDR_LEN, NET_MAX_FRAME - NET_HDR_LEN) == 0,
+	   "  delivered whole");
 	nic_close();
 
 	/* GSO without mergeable buffers, a guest posting small chains: the
