@@ -500,7 +500,7 @@ int net_rx_pull(void *dev, unsigned budget)
 			 * bounce buffer into the buffers after the covered ones */
 			struct iovec rest = { n->rx_bounce, (size_t)got - n->rx_covered };
 
-			rx_iov(n, UINT64_MAX);
+			rx_iov(n, (uint64_t)got);
 			iov_copy(n->rx_iov + k, &rest, 1);
 		}
 		rx_hint_update(n, (uint64_t)got);
