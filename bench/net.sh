@@ -3,12 +3,16 @@
 # at the same frame sizes, from the host.  A benchmark, not a test: it
 # prints numbers, it judges none.
 #
-# usage: bench/net.sh [-n RUNS] [-t SECS] [-c CASES] [-k N] [-o DIR]
+# usage: bench/net.sh [-n RUNS] [-t SECS] [-c CASES] [-k N] [-q SIZE] [-z BYTES] [-o DIR]
 #   -n RUNS   rounds, nkvm and raw alternating (default 5)
 #   -t SECS   seconds per run and side (default 3)
 #   -c CASES  comma-separated, from tx1500,tx64k,rx1500,rx64k,rxq1500,rxq64k
 #             (default: all)
 #   -k N      transmit: chains the driver posts per kick (default 128)
+#   -q SIZE   entries per queue, 256 or 1024 (default 256; 1024 needs a
+#             device built to offer it)
+#   -z BYTES  the device's receive copybreak (default: its own; 0: every
+#             frame read straight into the guest's buffers)
 #   -o DIR    also keep the per-run lines in DIR/raw.txt
 # Environment: B (build directory, default build): the script runs
 #   `make B=$B bench-net` and then $B/bench/net_driver; NET_DRIVER=PATH
@@ -43,13 +47,17 @@ runs=5
 secs=3
 cases=
 kick=
+qsize=
+cbreak=
 keep=
-while getopts "n:t:c:k:o:h" opt; do
+while getopts "n:t:c:k:q:z:o:h" opt; do
 	case $opt in
 	n) runs=$OPTARG ;;
 	t) secs=$OPTARG ;;
 	c) cases=$OPTARG ;;
 	k) kick=$OPTARG ;;
+	q) qsize=$OPTARG ;;
+	z) cbreak=$OPTARG ;;
 	o) keep=$OPTARG ;;
 	*) sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
@@ -75,6 +83,8 @@ trap 'rm -rf "$T"' EXIT
 args=(-v -n "$runs" -t "$secs")
 [ -n "$cases" ] && args+=(-c "$cases")
 [ -n "$kick" ] && args+=(-k "$kick")
+[ -n "$qsize" ] && args+=(-q "$qsize")
+[ -n "$cbreak" ] && args+=(-z "$cbreak")
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "nkvm virtio-net + tap vs raw tap: $runs rounds x ${secs}s per side and case, $(date -u '+%Y-%m-%d %H:%M UTC')"

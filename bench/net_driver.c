@@ -12,7 +12,8 @@
  * through virtio_mmio_access() the way Linux's virtio_mmio and
  * virtio_net drivers do it (VERSION_1, EVENT_IDX, INDIRECT_DESC,
  * MRG_RXBUF, MAC, STATUS, and every checksum/TSO offload the device
- * offers; no control queue). Queue size 256.
+ * offers; no control queue). Queues of -q entries (256; 1024 to see what
+ * bigger rings do, when the device offers them).
  *
  * Everything runs in a fresh network namespace (unshare(CLONE_NEWNET),
  * so root is needed), with IPv6 off so the kernel sends nothing of its
@@ -86,10 +87,14 @@
  * this driver's guest side, which is a few stores per frame; the injector
  * thread is not in it). At the end a table of medians and ratios.
  *
- * usage: net_driver [-c CASES] [-n RUNS] [-t SECS] [-k N] [-s SIDE] [-v]
+ * usage: net_driver [-c CASES] [-n RUNS] [-t SECS] [-k N] [-q SIZE] [-s SIDE] [-v]
  *   -c  comma-separated cases (default: all six)
  *   -n  rounds (5); -t seconds per run (3)
- *   -k  transmit: chains posted per kick, 1..256 (128)
+ *   -k  transmit: chains posted per kick, 1..SIZE (128)
+ *   -q  entries per queue, 256 or 1024 (256): as many receive buffers
+ *       (1024 needs a device built to offer it: NET_QUEUE_MAX in net.c)
+ *   -z  the device's rx_copybreak in bytes (its default when not given;
+ *       0: every frame read straight into the receive buffers)
  *   -s  nkvm or raw: run that side only, no table (for perf, strace)
  *   -v  each run's line on stdout ("run case=... side=..."), not stderr
  */
@@ -127,23 +132,23 @@
 #include "nkvm/virtio_mmio.h"
 #include "nkvm/virtio_net.h"
 
-#define QSIZE      256
+#define QMAX       1024		/* the largest -q */
 #define MMIO_BASE  0xd0000000ULL
-#define RAM_SIZE   (64ULL << 20)
+#define RAM_SIZE   (128ULL << 20)
 /* Guest physical layout: the two rings, the indirect tables (one per
  * transmit slot), the transmit slots (header + frame each), the receive
  * buffers. */
-#define RX_DESC    0x0000ULL
-#define RX_AVAIL   0x1000ULL
-#define RX_USED    0x2000ULL
-#define TX_DESC    0x4000ULL
-#define TX_AVAIL   0x5000ULL
-#define TX_USED    0x6000ULL
+#define RX_DESC    0x0000ULL		/* room for QMAX entries each */
+#define RX_AVAIL   0x4000ULL
+#define RX_USED    0x5000ULL
+#define TX_DESC    0x8000ULL
+#define TX_AVAIL   0xc000ULL
+#define TX_USED    0xd000ULL
 #define TBL_GPA    0x10000ULL
 #define TBL_BYTES  0x100ULL
 #define TX_GPA     (4ULL << 20)
 #define TX_STRIDE  0x10000ULL
-#define RX_GPA     (24ULL << 20)
+#define RX_GPA     (72ULL << 20)
 #define RX_STRIDE  0x1000ULL
 
 #define MSS        1460
@@ -220,7 +225,9 @@ struct slot_iov {
 
 static struct nic nic;
 static struct raw raw;
-static struct slot_iov slot_iov[QSIZE];
+static struct slot_iov slot_iov[QMAX];
+static unsigned qsize = 256;	/* -q: entries per queue */
+static long copybreak = -1;	/* -z: the device's rx_copybreak, -1 its own */
 static unsigned kick_batch = 128;
 static bool verbose;
 static bool side_on[2] = { true, true };
@@ -506,13 +513,13 @@ static void on_kick(void *opaque, uint32_t events)
 
 static void queue_setup(unsigned q, uint64_t desc, uint64_t avail, uint64_t used)
 {
-	memset(gpa(desc, VIRTQ_DESC_BYTES(QSIZE)), 0, VIRTQ_DESC_BYTES(QSIZE));
-	memset(gpa(avail, VIRTQ_AVAIL_BYTES(QSIZE)), 0, VIRTQ_AVAIL_BYTES(QSIZE));
-	memset(gpa(used, VIRTQ_USED_BYTES(QSIZE)), 0, VIRTQ_USED_BYTES(QSIZE));
+	memset(gpa(desc, VIRTQ_DESC_BYTES(qsize)), 0, VIRTQ_DESC_BYTES(qsize));
+	memset(gpa(avail, VIRTQ_AVAIL_BYTES(qsize)), 0, VIRTQ_AVAIL_BYTES(qsize));
+	memset(gpa(used, VIRTQ_USED_BYTES(qsize)), 0, VIRTQ_USED_BYTES(qsize));
 	mmio_wr(VIRTIO_MMIO_QUEUE_SEL, q);
-	if (mmio_rd(VIRTIO_MMIO_QUEUE_READY) || mmio_rd(VIRTIO_MMIO_QUEUE_NUM_MAX) < QSIZE)
-		die("queue %u busy or smaller than %d", q, QSIZE);
-	mmio_wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+	if (mmio_rd(VIRTIO_MMIO_QUEUE_READY) || mmio_rd(VIRTIO_MMIO_QUEUE_NUM_MAX) < qsize)
+		die("queue %u busy or smaller than %u", q, qsize);
+	mmio_wr(VIRTIO_MMIO_QUEUE_NUM, qsize);
 	mmio_wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
 	mmio_wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
 	mmio_wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
@@ -587,7 +594,7 @@ static void publish_and_kick(unsigned q, uint8_t *avail, uint8_t *used,
 	__atomic_store_n(ring16(avail, 2), htole16(new), __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	*kicked = new;
-	event = le16toh(__atomic_load_n(ring16(used, 4 + 8 * QSIZE), __ATOMIC_RELAXED));
+	event = le16toh(__atomic_load_n(ring16(used, 4 + 8 * qsize), __ATOMIC_RELAXED));
 	if ((uint16_t)(new - event - 1) >= (uint16_t)(new - old))
 		return;
 	nic.kicks++;
@@ -614,7 +621,7 @@ static void take_interrupt(void)
  * entry; true when one raced in (look at the ring again). */
 static bool enable_cb(uint8_t *avail, uint8_t *used, uint16_t last_used)
 {
-	__atomic_store_n(ring16(avail, 4 + 2 * QSIZE), htole16(last_used), __ATOMIC_RELAXED);
+	__atomic_store_n(ring16(avail, 4 + 2 * qsize), htole16(last_used), __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return le16toh(__atomic_load_n(ring16(used, 2), __ATOMIC_ACQUIRE)) != last_used;
 }
@@ -649,7 +656,7 @@ static void setup_tso_table(const struct bcase *c, unsigned i, uint64_t base,
  * descriptor i is slot i (direct for a small frame, indirect for TSO). */
 static void setup_tx(const struct bcase *c)
 {
-	for (unsigned i = 0; i < QSIZE; i++) {
+	for (unsigned i = 0; i < qsize; i++) {
 		uint64_t base = TX_GPA + i * TX_STRIDE;
 		uint8_t *p = gpa(base, NET_HDR_LEN + c->frame_len);
 		struct slot_iov *s = &slot_iov[i];
@@ -677,8 +684,8 @@ static unsigned tx_reap(void)
 		while (nic.tx_last_used != idx) {
 			struct virtq_used_elem e;
 
-			memcpy(&e, nic.tx_used + 4 + 8 * (nic.tx_last_used % QSIZE), sizeof(e));
-			if (le32toh(e.id) >= QSIZE || le32toh(e.len) != 0)
+			memcpy(&e, nic.tx_used + 4 + 8 * (nic.tx_last_used % qsize), sizeof(e));
+			if (le32toh(e.id) >= qsize || le32toh(e.len) != 0)
 				die("tx used element id %u len %u", le32toh(e.id), le32toh(e.len));
 			nic.tx_last_used++;
 			n++;
@@ -697,10 +704,10 @@ static void run_tx_nkvm(const struct bcase *c, double secs, struct result *r)
 
 	do {
 		unsigned inflight = (uint16_t)(nic.tx_avail_idx - nic.tx_last_used);
-		unsigned k = QSIZE - inflight < kick_batch ? QSIZE - inflight : kick_batch;
+		unsigned k = qsize - inflight < kick_batch ? qsize - inflight : kick_batch;
 
 		for (unsigned j = 0; j < k; j++) {
-			uint16_t slot = nic.tx_avail_idx % QSIZE;
+			uint16_t slot = nic.tx_avail_idx % qsize;
 
 			*ring16(nic.tx_avail, 4 + 2 * slot) = htole16(slot);
 			nic.tx_avail_idx++;
@@ -737,7 +744,7 @@ static void run_tx_raw(const struct bcase *c, double secs, struct result *r)
 
 	do {
 		for (unsigned j = 0; j < kick_batch; j++, n++) {
-			const struct slot_iov *s = &slot_iov[n % QSIZE];
+			const struct slot_iov *s = &slot_iov[n % qsize];
 			ssize_t w = writev(raw.fd, s->iov, (int)s->n);
 
 			if (w != (ssize_t)(NET_HDR_LEN + c->frame_len))
@@ -853,11 +860,11 @@ static unsigned inject_burst(struct injector *in, unsigned n)
 /* Post every receive buffer: descriptor i is buffer i. */
 static void setup_rx(const struct bcase *c)
 {
-	for (unsigned i = 0; i < QSIZE; i++) {
+	for (unsigned i = 0; i < qsize; i++) {
 		put_desc(RX_DESC, i, RX_GPA + i * RX_STRIDE, c->rxbuf, VIRTQ_DESC_F_WRITE, 0);
 		*ring16(nic.rx_avail, 4 + 2 * i) = htole16((uint16_t)i);
 	}
-	nic.rx_avail_idx = QSIZE;
+	nic.rx_avail_idx = qsize;
 	publish_and_kick(VIRTIO_NET_RXQ, nic.rx_avail, nic.rx_used, nic.rx_avail_idx,
 			 &nic.rx_kicked);
 }
@@ -876,10 +883,10 @@ static void rx_reap(const struct bcase *c, struct result *r)
 			struct virtq_used_elem e;
 			uint32_t id;
 
-			memcpy(&e, nic.rx_used + 4 + 8 * (nic.rx_last_used % QSIZE), sizeof(e));
+			memcpy(&e, nic.rx_used + 4 + 8 * (nic.rx_last_used % qsize), sizeof(e));
 			nic.rx_last_used++;
 			id = le32toh(e.id);
-			if (id >= QSIZE || le32toh(e.len) > c->rxbuf)
+			if (id >= qsize || le32toh(e.len) > c->rxbuf)
 				die("rx used element id %u len %u", id, le32toh(e.len));
 			if (!left) {
 				const uint8_t *h = gpa(RX_GPA + id * RX_STRIDE, NET_HDR_LEN);
@@ -899,7 +906,7 @@ static void rx_reap(const struct bcase *c, struct result *r)
 				if (r)
 					r->frames++;
 			}
-			*ring16(nic.rx_avail, 4 + 2 * (nic.rx_avail_idx % QSIZE)) =
+			*ring16(nic.rx_avail, 4 + 2 * (nic.rx_avail_idx % qsize)) =
 				htole16((uint16_t)id);
 			nic.rx_avail_idx++;
 		}
@@ -1193,6 +1200,8 @@ static void setup(void)
 		die("%s", err);
 	if ((r = virtio_net_init(&nic.net, &nic.gm, "net0", guest_mac, be)) < 0)
 		die("virtio_net_init: %s", strerror(-r));
+	if (copybreak >= 0)
+		nic.net.rx_copybreak = (uint64_t)copybreak;
 	if ((r = virtio_mmio_init(&nic.m, &nic.net.dev, MMIO_BASE, 5)) < 0)
 		die("virtio_mmio_init: %s", strerror(-r));
 	for (unsigned q = 0; q < 2; q++) {
@@ -1206,10 +1215,10 @@ static void setup(void)
 	nic.ifname = net_tap_ifname(nic.net.be);
 	if_up(nic.ifname);
 	nic.ifindex = (int)if_nametoindex(nic.ifname);
-	nic.rx_avail = gpa(RX_AVAIL, VIRTQ_AVAIL_BYTES(QSIZE));
-	nic.rx_used = gpa(RX_USED, VIRTQ_USED_BYTES(QSIZE));
-	nic.tx_avail = gpa(TX_AVAIL, VIRTQ_AVAIL_BYTES(QSIZE));
-	nic.tx_used = gpa(TX_USED, VIRTQ_USED_BYTES(QSIZE));
+	nic.rx_avail = gpa(RX_AVAIL, VIRTQ_AVAIL_BYTES(qsize));
+	nic.rx_used = gpa(RX_USED, VIRTQ_USED_BYTES(qsize));
+	nic.tx_avail = gpa(TX_AVAIL, VIRTQ_AVAIL_BYTES(qsize));
+	nic.tx_used = gpa(TX_USED, VIRTQ_USED_BYTES(qsize));
 	raw_open(RAW_OFFLOAD);
 }
 
@@ -1221,12 +1230,14 @@ int main(int argc, char **argv)
 	double secs = 3;
 	int c;
 
-	while ((c = getopt(argc, argv, "c:n:t:k:s:vh")) != -1) {
+	while ((c = getopt(argc, argv, "c:n:t:k:q:z:s:vh")) != -1) {
 		switch (c) {
 		case 'c': snprintf(list, sizeof(list), "%s", optarg); break;
 		case 'n': runs = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 't': secs = strtod(optarg, NULL); break;
 		case 'k': kick_batch = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'q': qsize = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'z': copybreak = strtol(optarg, NULL, 0); break;
 		case 's':
 			side_on[NKVM] = !strcmp(optarg, "nkvm");
 			side_on[RAW] = !strcmp(optarg, "raw");
@@ -1236,12 +1247,13 @@ int main(int argc, char **argv)
 		case 'v': verbose = true; break;
 		default:
 			fprintf(stderr, "usage: net_driver [-c tx1500,tx64k,rx1500,rx64k,rxq1500,rxq64k] "
-				"[-n RUNS] [-t SECS] [-k N] [-s nkvm|raw] [-v]\n");
+				"[-n RUNS] [-t SECS] [-k N] [-q 256|1024] [-z BYTES] [-s nkvm|raw] [-v]\n");
 			return 2;
 		}
 	}
-	if (runs < 1 || runs > MAX_RUNS || !(secs > 0) || kick_batch < 1 || kick_batch > QSIZE)
-		die("-n 1..%d, -t above 0, -k 1..%d", MAX_RUNS, QSIZE);
+	if (runs < 1 || runs > MAX_RUNS || !(secs > 0) || (qsize != 256 && qsize != QMAX) ||
+	    kick_batch < 1 || kick_batch > qsize)
+		die("-n 1..%d, -t above 0, -k 1..%u, -q 256 or 1024", MAX_RUNS, qsize);
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		unsigned i;
 
@@ -1252,8 +1264,9 @@ int main(int argc, char **argv)
 		want[i] = true;
 	}
 	setup();
-	printf("net_driver: nkvm tap %s, raw tap %s, %u rounds x %.1f s, transmit %u chains "
-	       "per kick\n", nic.ifname, raw.ifname, runs, secs, kick_batch);
+	printf("net_driver: nkvm tap %s, raw tap %s, %u rounds x %.1f s, queues of %u, "
+	       "receive copybreak %llu, transmit %u chains per kick\n", nic.ifname, raw.ifname,
+	       runs, secs, qsize, (unsigned long long)nic.net.rx_copybreak, kick_batch);
 	fflush(stdout);
 
 	for (unsigned ci = 0; ci < NR_CASES; ci++) {

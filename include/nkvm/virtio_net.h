@@ -4,10 +4,12 @@
  *
  * Transmit: each chain is a 12-byte header + one Ethernet frame; checked
  * (net_tx_check) and handed to the back end, or dropped and counted.
- * Receive: the back end delivers frames (net_rx_deliver); with mergeable
- * receive buffers a frame may fill several chains, otherwise it must fit
- * in one. Without buffers the frame waits in the back end, which stops
- * reading: nkvm never queues without bound for a guest that does not read.
+ * Receive: a tap has frames read straight into the guest's buffers
+ * (net_rx_pull, zero-copy), user networking delivers frames it holds
+ * (net_rx_deliver, one copy); with mergeable receive buffers a frame may
+ * fill several chains, otherwise it must fit in one. Without buffers the
+ * frame waits in the back end, which stops reading: nkvm never queues
+ * without bound for a guest that does not read.
  */
 #ifndef NKVM_VIRTIO_NET_H
 #define NKVM_VIRTIO_NET_H
@@ -74,7 +76,18 @@ struct virtio_net {
 	struct net_backend *be;
 	uint8_t mac[6];
 	uint8_t config[12];          /* mac, status, max_virtqueue_pairs, mtu */
-	struct vq_chain *rx_chains;  /* RX_MAX_BUFS, for one frame */
+	/* receive chains popped ahead of frames (net.c): a ring of
+	 * RX_MAX_BUFS slots from rx_first, rx_nres of them, rx_room writable
+	 * bytes in rx_nseg segments; rx_iov: the first of those segments
+	 * (rx_covered bytes, about rx_hint) as one array, then rx_bounce
+	 * (NET_MAX_FRAME + 1 bytes) for the rest of a longer frame, or for
+	 * all of it while frames are expected to be at most rx_copybreak
+	 * bytes long (net.c; tests and benchmarks may change it) */
+	struct vq_chain *rx_chains;
+	unsigned rx_first, rx_nres, rx_nseg;
+	uint64_t rx_room, rx_covered, rx_hint, rx_copybreak;
+	struct iovec *rx_iov;
+	uint8_t *rx_bounce;
 	bool rx_waiting;             /* the back end has a frame for us */
 	struct virtio_net_stats st;
 };
@@ -104,7 +117,8 @@ int virtio_net_start(struct virtio_net *n, struct evl *evl)
  * reset). */
 void virtio_net_destroy(struct virtio_net *n);
 
-/* The back end's deliver(): see net_backend.h. */
+/* The back end's deliver() and pull(): see net_backend.h. */
 int net_rx_deliver(void *dev, const struct iovec *iov, unsigned niov);
+int net_rx_pull(void *dev, unsigned budget);
 
 #endif

@@ -3,12 +3,15 @@
  * header (checksum offload, TSO) passes through unchanged and the kernel
  * does the segmentation and checksums.
  *
- * Runs on the event loop's thread: the tap fd is in the epoll set while
- * the guest has receive buffers; when it has none, the frame just read is
- * kept (one frame, never more) and the fd is taken out of the set until the
- * device calls rx_ready(), so a guest that stops reading makes the kernel
- * queue (and drop) frames, not nkvm. Transmit writes straight to the tap;
- * a full tap queue drops the frame (counted by the device), as a NIC would.
+ * Runs on the event loop's thread. Receive is zero-copy: when the tap is
+ * readable the back end calls the device's pull(), which takes the
+ * guest's receive buffers and has recv_into() readv() the next frame,
+ * virtio-net header included (IFF_VNET_HDR), straight into them. When the
+ * guest has no room the frame is not read at all and the fd is taken out
+ * of the epoll set until the device calls rx_ready(), so a guest that
+ * stops reading makes the kernel queue (and drop) frames, not nkvm.
+ * Transmit writes straight to the tap; a full tap queue drops the frame
+ * (counted by the device), as a NIC would.
  *
  * A tap nkvm creates (no ifname, or a name that does not exist) is not
  * persistent: the kernel removes it when nkvm's fd closes, on every exit
@@ -40,10 +43,7 @@ struct tap {
 	int fd, wake_efd;
 	struct evl *evl;
 	bool polling;                /* fd in the epoll set */
-	bool pending;                /* buf holds a frame the guest refused */
-	size_t pending_len;
 	char ifname[IFNAMSIZ];
-	uint8_t buf[NET_MAX_FRAME];
 };
 
 static void tap_poll(struct tap *t, bool on)
@@ -54,23 +54,35 @@ static void tap_poll(struct tap *t, bool on)
 		t->polling = on;
 }
 
-/* Hand the held frame to the guest; false if it still has no room. */
-static bool tap_flush_pending(struct tap *t)
+/* No driver running: read and drop what waits, as a NIC that is down
+ * would (tun consumes a frame even when the buffer is too short for it). */
+static void tap_discard(struct tap *t)
 {
-	struct iovec iov = { .iov_base = t->buf, .iov_len = t->pending_len };
+	uint8_t scratch[64];
 
-	if (!t->pending)
-		return true;
-	if (t->be.deliver(t->be.dev, &iov, 1) == -EAGAIN)
-		return false;
-	t->pending = false;	/* delivered, or dropped for good */
-	return true;
+	for (unsigned i = 0; i < TAP_RX_BUDGET; i++)
+		if (read(t->fd, scratch, sizeof(scratch)) < 0 && errno != EINTR)
+			break;
+}
+
+/* Let the device read what waits; stop watching the fd while the guest
+ * has no room (until rx_ready). */
+static void tap_rx(struct tap *t)
+{
+	int r = t->be.pull(t->be.dev, TAP_RX_BUDGET);
+
+	if (r == -EAGAIN) {
+		tap_poll(t, false);
+		return;
+	}
+	if (r == -ENETDOWN)
+		tap_discard(t);
+	tap_poll(t, true);
 }
 
 static void tap_readable(void *opaque, uint32_t events)
 {
 	struct tap *t = opaque;
-	unsigned budget = TAP_RX_BUDGET;
 
 	if (events & EPOLLERR) {
 		/* the tap was deleted under us (ip link del): epoll reports
@@ -82,28 +94,10 @@ static void tap_readable(void *opaque, uint32_t events)
 		t->polling = false;
 		return;
 	}
-	while (budget--) {
-		ssize_t n;
-
-		if (!tap_flush_pending(t)) {
-			tap_poll(t, false);	/* until rx_ready */
-			return;
-		}
-		n = read(t->fd, t->buf, sizeof(t->buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;	/* EAGAIN: drained */
-		/* tun reports a cut frame's full length: drop those too */
-		if ((size_t)n < NET_HDR_LEN + ETH_HDR_LEN || (size_t)n > sizeof(t->buf))
-			continue;
-		t->pending = true;
-		t->pending_len = (size_t)n;
-	}
-	tap_flush_pending(t);
+	tap_rx(t);
 }
 
-/* rx_ready() ran under the device lock: deliver from the loop instead. */
+/* rx_ready() ran under the device lock: read from the loop instead. */
 static void tap_woken(void *opaque, uint32_t events)
 {
 	struct tap *t = opaque;
@@ -111,8 +105,8 @@ static void tap_woken(void *opaque, uint32_t events)
 
 	if (read(t->wake_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
-	if (tap_flush_pending(t))
-		tap_poll(t, true);
+	if (!t->polling)
+		tap_rx(t);
 }
 
 static int tap_start(struct net_backend *be, struct evl *evl)
@@ -120,6 +114,8 @@ static int tap_start(struct net_backend *be, struct evl *evl)
 	struct tap *t = (struct tap *)be;
 	int r;
 
+	if (!be->pull)
+		return -EINVAL;	/* the device reads through recv_into */
 	t->evl = evl;
 	r = evl_add(evl, t->fd, EPOLLIN, tap_readable, t);
 	if (r < 0)
@@ -133,15 +129,32 @@ static int tap_start(struct net_backend *be, struct evl *evl)
 	return r;
 }
 
-static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned n)
+/* readv() or writev() of one frame, again after a signal: bytes or
+ * -errno. */
+static ssize_t tap_rw(ssize_t (*rw)(int, const struct iovec *, int), int fd,
+		      const struct iovec *iov, unsigned n)
 {
-	struct tap *t = (struct tap *)be;
-	ssize_t w;
+	ssize_t r;
 
 	do {
-		w = writev(t->fd, iov, (int)n);
-	} while (w < 0 && errno == EINTR);
-	return w < 0 ? -errno : 0;
+		r = rw(fd, iov, (int)n);
+	} while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned n)
+{
+	ssize_t w = tap_rw(writev, ((struct tap *)be)->fd, iov, n);
+
+	return w < 0 ? (int)w : 0;
+}
+
+/* tun writes the 12-byte header (num_buffers is the device's to fill),
+ * then the frame; a frame longer than iov is cut, the rest dropped (the
+ * kernel then returns the bytes copied, or on older ones the length). */
+static ssize_t tap_recv_into(struct net_backend *be, const struct iovec *iov, unsigned n)
+{
+	return tap_rw(readv, ((struct tap *)be)->fd, iov, n);
 }
 
 static void tap_rx_ready(struct net_backend *be)
@@ -158,7 +171,16 @@ static void tap_rx_ready(struct net_backend *be)
 static void tap_set_features(struct net_backend *be, uint64_t f)
 {
 	struct tap *t = (struct tap *)be;
+	int hdr = NET_HDR_LEN;
 	unsigned off = 0;
+
+	/* the kernel writes the header into the guest's buffers: it must be
+	 * the one negotiated, virtio 1.x's 12 bytes (VERSION_1, required by
+	 * the transport), little endian */
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) < 0)
+		log_warn("tap %s: TUNSETVNETHDRSZ %d: %s", t->ifname, hdr, strerror(errno));
+	if (ioctl(t->fd, TUNSETVNETLE, &(int){ 1 }) < 0)
+		log_debug("tap %s: TUNSETVNETLE: %s", t->ifname, strerror(errno));
 
 	if ((f >> VIRTIO_NET_F_GUEST_CSUM) & 1) {
 		off |= TUN_F_CSUM;
@@ -194,6 +216,7 @@ static const struct net_backend_ops tap_ops = {
 	.rx_ready = tap_rx_ready,
 	.destroy = tap_destroy,
 	.set_features = tap_set_features,
+	.recv_into = tap_recv_into,
 };
 
 /* One line naming the tap and what to do. */

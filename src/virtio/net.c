@@ -11,6 +11,12 @@
 #define NET_CONFIG_SIZE 12
 /* receive buffers one frame may take with mergeable buffers */
 #define RX_MAX_BUFS 64
+/* frame bytes one pull() reads under the device lock (vCPUs reading this
+ * device's registers wait for it) */
+#define RX_PULL_BYTES (256u << 10)
+/* frames expected to be at most this long are read into the bounce
+ * buffer and copied (see rx_hint_update) */
+#define RX_COPYBREAK 4096
 #define CTRL_CMD_MAX 4096
 
 /* Offloads the device offers when the back end honours them. */
@@ -183,136 +189,340 @@ static int net_start_dev(struct virtio_dev *d)
 	return 0;
 }
 
-static void net_reset(struct virtio_dev *d)
+/*
+ * Receive buffers are popped ahead of the frames that will fill them (the
+ * reservation, rx_chains[rx_first...], oldest first): a frame read
+ * straight from the back end may be as long as the largest frame the
+ * guest can be sent, so its buffers must be taken before it is read. A
+ * frame takes the oldest reserved chains it needs; the rest stay reserved
+ * for the next frame, so a small frame does not pop and give back 64 KiB
+ * worth of buffers each time. When the guest has too little room for a
+ * frame, every reserved chain is given back (vq_unpop) and the device
+ * waits for the guest's next receive kick: while waiting it holds nothing.
+ * Only this file pops the receive queue, so the chains in flight there are
+ * exactly the reserved ones; anything else means the queue was reset
+ * under the reservation (QueueReady 0) and the chains are gone.
+ */
+static struct vq_chain *res_at(struct virtio_net *n, unsigned i)
 {
-	struct virtio_net *n = d->priv;
-
-	/* a frame the back end holds is delivered once buffers come back */
-	if (n->rx_waiting) {
-		n->rx_waiting = false;
-		n->be->ops->rx_ready(n->be);
-	}
+	return &n->rx_chains[(n->rx_first + i) % RX_MAX_BUFS];
 }
 
-/* Copy bytes [off, off + len) of the source frame into the chain's
- * writable buffers at offset doff. */
-static void copy_frame(const struct iovec *src, unsigned nsrc, uint64_t off,
-		       uint64_t len, struct vq_chain *c, uint64_t doff)
+static void rx_res_forget(struct virtio_net *n)
 {
-	unsigned i;
+	n->rx_first = n->rx_nres = n->rx_nseg = 0;
+	n->rx_room = 0;
+}
 
-	for (i = 0; i < nsrc && len; i++) {
-		uint64_t l = src[i].iov_len;
+static void rx_res_check(struct virtio_net *n)
+{
+	if (n->dev.vq[VIRTIO_NET_RXQ].nr_inflight != n->rx_nres)
+		rx_res_forget(n);
+}
 
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len)
-			l = len;
-		vq_iov_copy_to(c, doff, (uint8_t *)src[i].iov_base + off, l);
-		doff += l;
-		len -= l;
-		off = 0;
-	}
+/* Give every reserved chain back, newest first (vq_unpop's order). */
+static void rx_unreserve(struct virtio_net *n)
+{
+	while (n->rx_nres &&
+	       vq_unpop(&n->dev.vq[VIRTIO_NET_RXQ], res_at(n, n->rx_nres - 1)) == 0)
+		n->rx_nres--;
+	rx_res_forget(n);
+}
+
+static bool rx_mergeable(const struct virtio_net *n)
+{
+	return virtio_has(&n->dev, VIRTIO_NET_F_MRG_RXBUF);
+}
+
+/* Can the reservation grow no more, whatever the guest posts? (The most
+ * chains or segments one frame may take, or the whole ring is ours.) */
+static bool rx_res_full(const struct virtio_net *n)
+{
+	const struct virtq *vq = &n->dev.vq[VIRTIO_NET_RXQ];
+
+	return n->rx_nres == (rx_mergeable(n) ? RX_MAX_BUFS : 1) ||
+	       n->rx_nseg + VQ_MAX_SEGS > NET_RX_MAX_IOV - 1 || vq->nr_inflight == vq->size;
 }
 
 /*
- * Take the receive chains one frame of `total` bytes (header included)
- * needs: one without mergeable buffers (it must hold the whole frame),
- * up to RX_MAX_BUFS with. Returns how many, 0 when there are not enough
- * (all given back), or -1 when the frame can never fit (dropped).
+ * Pop receive chains until the reservation holds `want` bytes, cannot grow
+ * (rx_res_full) or the ring is empty. Each chain must be device-writable
+ * only and hold at least the header (a mergeable buffer MUST, 5.1.6.3.1;
+ * a smaller chain could hold no frame at all): anything else is the guest
+ * breaking the rules. 0, or -EIO (the device then needs a reset).
  */
-static int rx_take(struct virtio_net *n, struct vq_chain *c, uint64_t total)
+static int rx_reserve(struct virtio_net *n, uint64_t want)
 {
 	struct virtio_dev *d = &n->dev;
-	bool mrg = virtio_has(d, VIRTIO_NET_F_MRG_RXBUF);
-	uint64_t room = 0;
-	int k = 0, r;
 
-	while (room < total) {
-		if (k == (mrg ? RX_MAX_BUFS : 1))
-			goto too_big;
-		r = virtio_pop(d, VIRTIO_NET_RXQ, &c[k]);
-		if (r < 0)
-			goto give_back;
-		room += c[k++].in_len;
-		if (!c[k - 1].in_len || (!mrg && room < total))
-			goto too_big;
+	while (n->rx_room < want && !rx_res_full(n)) {
+		struct vq_chain *c = res_at(n, n->rx_nres);
+		int r = virtio_pop(d, VIRTIO_NET_RXQ, c);
+
+		if (r == -EAGAIN)
+			return 0;
+		if (r == 0 && (c->nr_out || c->in_len < NET_HDR_LEN)) {
+			virtio_fail(d, c->nr_out ? "receive buffer the device may only read"
+						 : "receive buffer smaller than the header");
+			r = -EIO;
+		}
+		if (r < 0) {
+			rx_res_forget(n);	/* the driver must reset the device */
+			return -EIO;
+		}
+		n->rx_nres++;
+		n->rx_room += c->in_len;
+		n->rx_nseg += c->nr_in;
 	}
+	return 0;
+}
+
+/* Not enough room for a frame: give the buffers back, wait for a kick. */
+static void rx_wait(struct virtio_net *n)
+{
+	rx_unreserve(n);
+	n->rx_waiting = true;
+	n->st.rx_no_buffer++;
+}
+
+/*
+ * The reserved buffers' writable segments as one array in rx_iov, oldest
+ * first, as many as it takes to hold `cover` bytes (all, if they hold
+ * less); then, for recv_into, the bounce buffer for the rest, one byte
+ * longer than the rest of the reservation: a frame reaching that byte
+ * did not fit (taps do not all say so otherwise). rx_covered: the bytes
+ * in guest buffers. Returns the number of guest segments.
+ */
+static unsigned rx_iov(struct virtio_net *n, uint64_t cover)
+{
+	uint64_t at = 0;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n->rx_nres && at < cover; i++) {
+		struct vq_chain *c = res_at(n, i);
+		const struct iovec *in = vq_chain_in(c);
+
+		for (unsigned j = 0; j < c->nr_in && at < cover; j++) {
+			n->rx_iov[k++] = in[j];
+			at += in[j].iov_len;
+		}
+	}
+	n->rx_covered = at;
+	n->rx_iov[k] = (struct iovec){
+		.iov_base = n->rx_bounce,
+		.iov_len = (n->rx_room - at < NET_MAX_FRAME ? n->rx_room - at : NET_MAX_FRAME) + 1,
+	};
 	return k;
-too_big:
-	r = -1;
-	goto unpop;
-give_back:
-	r = 0;
-unpop:
-	while (k > 0)
-		if (vq_unpop(&d->vq[VIRTIO_NET_RXQ], &c[--k]) < 0)
-			break;
-	return r;
+}
+
+/*
+ * How much of the next frame to read straight into guest buffers: the
+ * longest recent frame (rx_hint, decaying by 1/16 a frame), or nothing
+ * while that is at most rx_copybreak. Giving the kernel all 64 KiB worth
+ * of buffers for every 1.5 KiB frame costs more (a 44-entry iovec to
+ * import, per read) than the copy it saves; and a short frame costs less
+ * read into the bounce buffer (hot in the cache) and copied than read
+ * into a guest buffer the cache has not seen (docs/benchmarks.md: the
+ * kernel's copy to user memory is slower there than memcpy). A frame
+ * longer than the guess is read into the bounce buffer past it and
+ * copied from there.
+ */
+static void rx_hint_update(struct virtio_net *n, uint64_t len)
+{
+	n->rx_hint -= n->rx_hint / 16;
+	if (n->rx_hint < len)
+		n->rx_hint = len;
+}
+
+/*
+ * A frame of len bytes (header included, at most rx_room) now fills the
+ * oldest reserved buffers: set num_buffers in its header (the kernel's
+ * IFF_VNET_HDR header leaves those 2 bytes alone) and return the chains,
+ * all made visible with one used->idx update: a guest seeing the first
+ * (num_buffers = k) before the rest would drop the frame.
+ */
+static void rx_complete(struct virtio_net *n, uint64_t len)
+{
+	uint16_t heads[RX_MAX_BUFS];
+	uint32_t lens[RX_MAX_BUFS];
+	uint64_t left = len;
+	unsigned k = 0;
+	uint8_t nb[2];
+
+	while (left && k < n->rx_nres) {
+		struct vq_chain *c = res_at(n, k);
+		uint64_t l = left < c->in_len ? left : c->in_len;
+
+		heads[k] = c->head;
+		lens[k++] = (uint32_t)l;
+		left -= l;
+		n->rx_room -= c->in_len;
+		n->rx_nseg -= c->nr_in;
+	}
+	put_le16(nb, (uint16_t)k);
+	vq_iov_copy_to(res_at(n, 0), 10, nb, 2);	/* every chain holds a header */
+	n->rx_first = (n->rx_first + k) % RX_MAX_BUFS;
+	n->rx_nres -= k;
+	if (vq_push_many(&n->dev.vq[VIRTIO_NET_RXQ], heads, lens, k) == 0) {
+		n->st.rx_frames++;
+		n->st.rx_bytes += len - NET_HDR_LEN;
+	}
+}
+
+/* Copy all of src into dst, which has room for it. */
+static void iov_copy(const struct iovec *dst, const struct iovec *src, unsigned nsrc)
+{
+	size_t doff = 0;
+
+	for (unsigned i = 0; i < nsrc; i++) {
+		const uint8_t *p = src[i].iov_base;
+		size_t l = src[i].iov_len;
+
+		while (l) {
+			size_t c = dst->iov_len - doff < l ? dst->iov_len - doff : l;
+
+			memcpy((uint8_t *)dst->iov_base + doff, p, c);
+			p += c;
+			l -= c;
+			doff += c;
+			if (doff == dst->iov_len) {
+				dst++;
+				doff = 0;
+			}
+		}
+	}
 }
 
 int net_rx_deliver(void *dev, const struct iovec *iov, unsigned niov)
 {
 	struct virtio_net *n = dev;
-	struct vq_chain *chains = n->rx_chains;	/* under the device lock */
-	uint16_t heads[RX_MAX_BUFS];
-	uint32_t lens[RX_MAX_BUFS];
 	struct virtio_dev *d = &n->dev;
-	uint64_t total = 0, off = 0;
+	uint64_t total = 0;
 	uint16_t old;
-	int k, i, ret = 0;
+	int ret = 0;
 
 	for (unsigned j = 0; j < niov; j++)
 		total += iov[j].iov_len;
 	if (total < NET_HDR_LEN + ETH_HDR_LEN || total > NET_MAX_FRAME)
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
-	if (!virtio_queue_live(d, VIRTIO_NET_RXQ)) {
-		/* no driver yet (or being reset): the frame is lost */
+	old = d->vq[VIRTIO_NET_RXQ].used_idx;
+	rx_res_check(n);
+	if (!virtio_queue_live(d, VIRTIO_NET_RXQ) || rx_reserve(n, total) < 0) {
+		/* no driver yet, being reset, or a broken ring: lost */
 		n->st.rx_dropped++;
 		ret = -ENETDOWN;
-		goto out;
+	} else if (n->rx_room < total && !rx_res_full(n)) {
+		rx_wait(n);
+		ret = -EAGAIN;
+	} else if (n->rx_room < total) {
+		/* it can never fit: more than RX_MAX_BUFS buffers, or more
+		 * than one chain without mergeable buffers (5.1.6.4.1) */
+		rx_unreserve(n);
+		n->st.rx_dropped++;
+		ret = -EMSGSIZE;
+	} else {
+		rx_iov(n, total);
+		iov_copy(n->rx_iov, iov, niov);
+		rx_complete(n, total);
+		virtio_notify_used(d, VIRTIO_NET_RXQ, old);
 	}
-	old = d->vq[VIRTIO_NET_RXQ].used_idx;
-	k = rx_take(n, chains, total);
-	if (k <= 0) {
-		if (k == 0) {
-			n->st.rx_no_buffer++;
-			n->rx_waiting = true;
-			ret = -EAGAIN;
-		} else {
-			n->st.rx_dropped++;
-			ret = -EMSGSIZE;
-		}
-		goto out;
-	}
-	for (i = 0; i < k; i++) {
-		uint64_t l = total - off < chains[i].in_len ? total - off : chains[i].in_len;
-
-		copy_frame(iov, niov, off, l, &chains[i], 0);
-		if (i == 0) {
-			uint8_t nb[2];
-
-			put_le16(nb, (uint16_t)k);	/* num_buffers */
-			vq_iov_copy_to(&chains[0], 10, nb, 2);
-		}
-		off += l;
-		heads[i] = chains[i].head;
-		lens[i] = (uint32_t)l;
-	}
-	/* all buffers of the frame become visible at once: a guest seeing the
-	 * first (num_buffers = k) before the rest would drop the frame */
-	if (vq_push_many(&d->vq[VIRTIO_NET_RXQ], heads, lens, (unsigned)k) == 0) {
-		n->st.rx_frames++;
-		n->st.rx_bytes += total - NET_HDR_LEN;
-	}
-	virtio_notify_used(d, VIRTIO_NET_RXQ, old);
-out:
 	pthread_mutex_unlock(&d->lock);
 	return ret;
+}
+
+/* The longest frame (header included) the guest may be sent: a GSO frame
+ * when it takes them, else a 1514-byte one (the 1526 bytes 5.1.6.3.1 has
+ * the driver post; a longer, VLAN-tagged one fits only when the guest has
+ * posted more). */
+static uint64_t rx_frame_max(const struct virtio_net *n)
+{
+	const struct virtio_dev *d = &n->dev;
+
+	if (virtio_has(d, VIRTIO_NET_F_GUEST_TSO4) || virtio_has(d, VIRTIO_NET_F_GUEST_TSO6) ||
+	    virtio_has(d, VIRTIO_NET_F_GUEST_UFO))
+		return NET_MAX_FRAME;
+	return NET_HDR_LEN + ETH_HDR_LEN + 1500;
+}
+
+int net_rx_pull(void *dev, unsigned budget)
+{
+	static struct log_ratelimit rl = { .burst = 5 };
+	struct virtio_net *n = dev;
+	struct virtio_dev *d = &n->dev;
+	uint64_t need, bytes = 0;
+	unsigned done = 0;
+	uint16_t old;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	old = d->vq[VIRTIO_NET_RXQ].used_idx;
+	rx_res_check(n);
+	need = rx_frame_max(n);
+	while (done < budget && bytes < RX_PULL_BYTES) {
+		ssize_t got;
+		unsigned k;
+
+		if (!virtio_queue_live(d, VIRTIO_NET_RXQ) ||
+		    rx_reserve(n, rx_mergeable(n) ? NET_MAX_FRAME : 1) < 0) {
+			ret = -ENETDOWN;
+			break;
+		}
+		/* room for the longest frame, or all the guest can ever give
+		 * (then a longer frame is cut and dropped) */
+		if (n->rx_room < need && !rx_res_full(n)) {
+			rx_wait(n);
+			ret = -EAGAIN;
+			break;
+		}
+		k = rx_iov(n, n->rx_hint <= n->rx_copybreak ? 0 : n->rx_hint);
+		got = n->be->ops->recv_into(n->be, n->rx_iov, k + 1);
+		if (got == -EAGAIN)
+			break;
+		if (got < 0) {
+			if (log_ratelimit_ok(&rl))
+				log_warn("%s: receive from the %s back end: %s", d->name,
+					 n->be->kind, strerror((int)-got));
+			break;
+		}
+		done++;
+		/* it reached the last byte given (a tap that cuts a frame
+		 * returns what it copied) or does not fit: cut; or a runt.
+		 * Its buffers go back, scribbled on but unused. */
+		if ((uint64_t)got >= n->rx_covered + n->rx_iov[k].iov_len ||
+		    (uint64_t)got > n->rx_room || got < NET_HDR_LEN + ETH_HDR_LEN) {
+			rx_unreserve(n);
+			n->st.rx_dropped++;
+			continue;
+		}
+		if ((uint64_t)got > n->rx_covered) {
+			/* longer than the guess (or short): the rest from the
+			 * bounce buffer into the buffers after the covered ones */
+			struct iovec rest = { n->rx_bounce, (size_t)got - n->rx_covered };
+
+			rx_iov(n, (uint64_t)got);
+			iov_copy(n->rx_iov + k, &rest, 1);
+		}
+		rx_hint_update(n, (uint64_t)got);
+		bytes += (uint64_t)got;
+		rx_complete(n, (uint64_t)got);
+	}
+	virtio_notify_used(d, VIRTIO_NET_RXQ, old);
+	pthread_mutex_unlock(&d->lock);
+	return ret ? ret : (int)done;
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+	struct virtio_net *n = d->priv;
+
+	/* the queue is reset right after: the reserved chains are gone */
+	rx_res_forget(n);
+	/* a frame the back end holds is delivered once buffers come back */
+	if (n->rx_waiting) {
+		n->rx_waiting = false;
+		n->be->ops->rx_ready(n->be);
+	}
 }
 
 static const struct virtio_dev_ops net_ops = {
@@ -346,17 +556,30 @@ int virtio_net_init(struct virtio_net *n, const struct gm *gm, const char *name,
 	n->dev.queue_max = NET_QUEUE_MAX;
 	n->dev.ops = &net_ops;
 	n->dev.priv = n;
-	/* ~1 MiB: the most chains one frame may take, kept per NIC since
-	 * back ends deliver from their own threads */
+	/* ~330 KiB: the most chains one frame may take, their segments as
+	 * one array for recv_into, and the bounce buffer after them */
 	n->rx_chains = calloc(RX_MAX_BUFS, sizeof(*n->rx_chains));
-	if (!n->rx_chains)
+	n->rx_iov = calloc(NET_RX_MAX_IOV, sizeof(*n->rx_iov));
+	n->rx_bounce = malloc(NET_MAX_FRAME + 1);
+	n->rx_hint = NET_MAX_FRAME;
+	n->rx_copybreak = RX_COPYBREAK;
+	if (!n->rx_chains || !n->rx_iov || !n->rx_bounce) {
+		free(n->rx_chains);
+		free(n->rx_iov);
+		free(n->rx_bounce);
 		return -ENOMEM;
+	}
 	be->deliver = net_rx_deliver;
+	be->pull = net_rx_pull;
 	be->dev = n;
 	r = virtio_dev_init(&n->dev, gm);
 	if (r < 0) {
 		free(n->rx_chains);
+		free(n->rx_iov);
+		free(n->rx_bounce);
 		n->rx_chains = NULL;
+		n->rx_iov = NULL;
+		n->rx_bounce = NULL;
 	}
 	return r;
 }
@@ -373,6 +596,10 @@ void virtio_net_destroy(struct virtio_net *n)
 		n->be = NULL;
 	}
 	free(n->rx_chains);
+	free(n->rx_iov);
+	free(n->rx_bounce);
 	n->rx_chains = NULL;
+	n->rx_iov = NULL;
+	n->rx_bounce = NULL;
 	virtio_dev_destroy(&n->dev);
 }

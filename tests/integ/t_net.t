@@ -6,13 +6,19 @@
 #      host's loopback (through 10.0.2.2); the host fetches 1 MB from the
 #      guest's httpd (made with seq: /dev/urandom runs in the emulated
 #      guest kernel, far too slow here) and sends it 1 MiB through the
-#      forwarded ports; all checksummed.
+#      forwarded ports; all checksummed. It pings 10.0.2.2 (answered by
+#      libslirp itself) and this host's own address (through an ICMP
+#      datagram socket: works only when net.ipv4.ping_group_range holds
+#      nkvm's group; otherwise libslirp falls back to a UDP echo-port probe
+#      and the ping gets no reply, which is what is checked then).
 #   T: in a network namespace this test creates (root only), three NICs: an
 #      existing tap (eth0, 192.168.77.2/24, the namespace's side .1), a user
 #      NIC (eth1, DHCP) and a tap nkvm creates itself (eth2). The guest and
 #      the namespace ping each other and move 1 MiB over the tap; the guest
-#      fetches through the user NIC too. After nkvm exits, the tap it made
-#      is gone and the existing one is still there.
+#      fetches through the user NIC too, and pings an address of the
+#      namespace through it (the namespace allows ICMP datagram sockets,
+#      so libslirp's real ICMP path is taken). After nkvm exits, the tap it
+#      made is gone and the existing one is still there.
 # Then, without booting: a tap name that is not a tap, and a hostfwd port in
 # use, are refused (exit 2) leaving nothing behind.
 # U and T boot in parallel. Prints TAP for prove; see lib-linux.sh.
@@ -30,7 +36,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! [ -c /dev/net/tun ]; 
 	netns=0
 fi
 
-planned=28
+planned=31
 echo "1..$planned"
 
 NS=nkvm-t$$
@@ -71,12 +77,18 @@ python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$HTTP" >/dev/null 
 PIDS+=($!)
 FWD_HTTP=$(free_port)
 FWD_NC=$(free_port)
+# a non-loopback address of this host, and whether this user may open
+# ICMP datagram sockets (what libslirp forwards a guest's ping with)
+HOST_IP=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')
+icmp_ok=0
+python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)' \
+	2>/dev/null && icmp_ok=1
 
 # --- U: user-mode networking --------------------------------------------
 # The guest: fetch from the host, serve a file, take an upload, report.
 boot U "" -m 256M \
 	--net "user,hostfwd=tcp::$FWD_HTTP-:8080,hostfwd=tcp:127.0.0.1:$FWD_NC-10.0.2.15:8081" \
-	-p "nkvm.cmd=\"wget -q -O /tmp/blob http://10.0.2.2:$HTTP/blob && md5sum /tmp/blob; mkdir /www; seq 1 170000 >/www/g; md5sum /www/g; httpd -p 8080 -h /www; echo guest-listening; nc -l -p 8081 >/tmp/up; md5sum /tmp/up; exit 6\"" &
+	-p "nkvm.cmd=\"wget -q -O /tmp/blob http://10.0.2.2:$HTTP/blob && md5sum /tmp/blob; ping -c 2 -W 5 10.0.2.2 >/dev/null && echo ping-gw-ok; ping -c 1 -W 5 ${HOST_IP:-10.0.2.2} >/dev/null && echo ping-host-ok || echo ping-host-none; mkdir /www; seq 1 170000 >/www/g; md5sum /www/g; httpd -p 8080 -h /www; echo guest-listening; nc -l -p 8081 >/tmp/up; md5sum /tmp/up; exit 6\"" &
 bootU=$!
 BOOTS+=($!)
 (
@@ -93,6 +105,10 @@ if [ "$netns" -eq 1 ] && ip netns add "$NS" 2>/dev/null; then
 	nse ip tuntap add dev nkt0 mode tap vnet_hdr
 	nse ip addr add 192.168.77.1/24 dev nkt0
 	nse ip link set nkt0 up
+	# reached through the user NIC: libslirp pings it with an ICMP
+	# datagram socket, which this namespace allows
+	nse ip addr add 192.168.78.1/32 dev lo
+	nse sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 	NS_HTTP=$(free_port)
 	nse python3 -m http.server --bind 0.0.0.0 --directory "$T/nswww" "$NS_HTTP" \
 		>/dev/null 2>&1 &
@@ -106,7 +122,7 @@ EOF
 	(
 		NKVM=$T/nkvm-ns
 		boot T "" -m 256M --net tap,ifname=nkt0 --net user --net tap \
-			-p "nkvm.cmd=\"ip addr add 192.168.77.2/24 dev eth0; ping -c 2 -W 5 192.168.77.1 >/dev/null && echo ping-ok; wget -q -O /tmp/a http://192.168.77.1:$NS_HTTP/blob && md5sum /tmp/a; wget -q -O /tmp/b http://10.0.2.2:$NS_HTTP/blob && md5sum /tmp/b; echo nics: \$(ls /sys/class/net); echo guest-pinged-wait; sleep 600\""
+			-p "nkvm.cmd=\"ip addr add 192.168.77.2/24 dev eth0; ping -c 2 -W 5 192.168.77.1 >/dev/null && echo ping-ok; wget -q -O /tmp/a http://192.168.77.1:$NS_HTTP/blob && md5sum /tmp/a; wget -q -O /tmp/b http://10.0.2.2:$NS_HTTP/blob && md5sum /tmp/b; ping -c 2 -W 5 192.168.78.1 >/dev/null && echo ping-user-ok; echo nics: \$(ls /sys/class/net); echo guest-pinged-wait; sleep 600\""
 	) &
 	bootT=$!
 	BOOTS+=($!)
@@ -136,6 +152,15 @@ ok "$([ -n "$guest_md5" ] && [ -f "$T/from-guest" ] && [ "$(md5 "$T/from-guest")
 	"boot U: the host fetched 1 MB from the guest's httpd through hostfwd intact"
 check "boot U: 1 MiB sent through the second hostfwd rule arrived intact" \
 	has U "^$(md5 "$T/up")  /tmp/up\$"
+check "boot U: the guest pings 10.0.2.2 (libslirp answers)" has U '^ping-gw-ok$'
+if [ -z "$HOST_IP" ]; then
+	ok 0 "boot U: ping to this host # SKIP no non-loopback IPv4 address"
+elif [ "$icmp_ok" -eq 1 ]; then
+	check "boot U: the guest pings $HOST_IP (an ICMP datagram socket)" has U '^ping-host-ok$'
+else
+	check "boot U: ICMP sockets not allowed (ping_group_range $(tr '\t' ' ' </proc/sys/net/ipv4/ping_group_range)): a ping to $HOST_IP gets no reply" \
+		has U '^ping-host-none$'
+fi
 finish U 6
 python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$FWD_HTTP" 2>/dev/null
 ok $? "boot U: the forwarded port is free again after nkvm exits"
@@ -149,6 +174,7 @@ if [ "$netns" -eq 1 ]; then
 	check "boot T: 1 MiB over the tap intact" has T "^$(md5 "$T/nswww/blob")  /tmp/a\$"
 	check "boot T: 1 MiB over the user NIC (second NIC) intact" has T "^$(md5 "$T/nswww/blob")  /tmp/b\$"
 	check "boot T: the user NIC got its address by DHCP" has T '^nkvm-init: eth1 10\.0\.2\.15/24$'
+	check "boot T: the guest pings the namespace through the user NIC (ICMP socket)" has T '^ping-user-ok$'
 	ntaps=$(grep -c ': tap[0-9]*:' "$T/links-during" 2>/dev/null)
 	ok $((ntaps != 1)) "boot T: nkvm created one tap while running (found ${ntaps:-0})"
 	ok "$(ip netns exec "$NS" ip -o link show | grep -q ': tap[0-9]*:'; echo $((!$?)))" \
@@ -157,7 +183,7 @@ if [ "$netns" -eq 1 ]; then
 	ok $? "boot T: the existing tap is left in place"
 	finish T 130
 else
-	for i in $(seq 13); do ok 0 "boot T # SKIP needs root, ip and /dev/net/tun"; done
+	for i in $(seq 14); do ok 0 "boot T # SKIP needs root, ip and /dev/net/tun"; done
 fi
 
 # Errors: no boot, nothing left behind ---------------------------------

@@ -4,8 +4,12 @@
  * set_features at DRIVER_OK, transmit (split chains, malformed frames,
  * send failures, the fairness rekick), receive into single and mergeable
  * buffers (frames that do not fit, not enough buffers given back with
- * vq_unpop, rx_ready on the next receive kick), the control queue and a
- * reset while the back end waits. */
+ * vq_unpop, rx_ready on the next receive kick), pull receive through a
+ * back end's recv_into (frames read straight into the buffers, reserved
+ * ahead; 60-byte, full-MTU and 64 KiB frames, num_buffers and used
+ * lengths, too few buffers leaving the frame unread, a chain too small
+ * without mergeable buffers, the iovec limit, chains the guest may not
+ * post), the control queue and a reset while the back end waits. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -229,6 +233,14 @@ struct fake_be {
 	size_t last_iov0_len;
 	bool last_hdr_in_ram;        /* iov[0] pointed into guest RAM */
 	bool last_frame_in_ram;      /* the other iovs all did */
+	/* recv_into: frames waiting (a tap's queue), consumed in order */
+	const uint8_t *rxq[16];
+	size_t rxq_len[16];
+	unsigned rxq_head, rxq_n;
+	int recv_err;                /* when set, recv_into returns it */
+	unsigned recvs;              /* recv_into calls that read a frame */
+	unsigned recv_niov;          /* n of the last such call */
+	bool recv_in_ram;            /* all its iovs lay in guest RAM */
 };
 
 static struct fake_be fb;
@@ -292,6 +304,49 @@ static const struct net_backend_ops fake_ops = {
 	.rx_ready = fake_rx_ready,
 	.destroy = fake_destroy,
 	.set_features = fake_set_features,
+};
+
+/* readv() as tun does it: the next frame into iov, cut if it does not
+ * fit (the rest lost), the bytes copied returned. */
+static ssize_t fake_recv_into(struct net_backend *be, const struct iovec *iov, unsigned n)
+{
+	struct fake_be *f = (struct fake_be *)be;
+	const uint8_t *p;
+	size_t len, at = 0;
+
+	if (f->recv_err)
+		return f->recv_err;
+	if (!f->rxq_n)
+		return -EAGAIN;
+	p = f->rxq[f->rxq_head % 16];
+	len = f->rxq_len[f->rxq_head % 16];
+	f->rxq_head++;
+	f->rxq_n--;
+	f->recvs++;
+	f->recv_niov = n;
+	f->recv_in_ram = true;
+	for (unsigned i = 0; i < n; i++) {
+		size_t l = iov[i].iov_len;
+
+		/* the last is the device's own one-byte tail */
+		if (i + 1 < n)
+			f->recv_in_ram &= in_ram(iov[i].iov_base, l);
+		if (l > len - at)
+			l = len - at;
+		memcpy(iov[i].iov_base, p + at, l);
+		at += l;
+	}
+	return (ssize_t)at;
+}
+
+/* A tap-like back end: pull receive through recv_into. */
+static const struct net_backend_ops fake_ops_pull = {
+	.start = fake_start,
+	.send = fake_send,
+	.rx_ready = fake_rx_ready,
+	.destroy = fake_destroy,
+	.set_features = fake_set_features,
+	.recv_into = fake_recv_into,
 };
 
 /* The same without the optional set_features. */
@@ -616,12 +671,17 @@ static uint8_t got[NET_MAX_FRAME + 16];
 
 /* A received frame: header (NEEDS_CSUM, num_buffers garbage) + a len-byte
  * frame. */
+static void mkrx_to(uint8_t *b, size_t len, uint8_t seed)
+{
+	mkhdr(b, &(struct hdr_spec){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				     .csum_start = 34, .csum_off = 6 });
+	put_le16(b + 10, 0xeeee);
+	mkframe(b + NET_HDR_LEN, len, seed);
+}
+
 static void mkrx(size_t len, uint8_t seed)
 {
-	mkhdr(src, &(struct hdr_spec){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-				       .csum_start = 34, .csum_off = 6 });
-	put_le16(src + 10, 0xeeee);
-	mkframe(src + NET_HDR_LEN, len, seed);
+	mkrx_to(src, len, seed);
 }
 
 /* Deliver src[0, total) in pieces cut at `cuts` (ascending offsets). */
@@ -796,7 +856,6 @@ static void test_rx_mergeable(void)
 	size_t cuts[3] = { NET_HDR_LEN, NET_HDR_LEN + 1, NET_HDR_LEN + 2501 };
 	uint16_t u = 0, last;
 	unsigned long nobuf;
-	bool good;
 
 	if (!nic_open(0, &fake_ops))
 		return;
@@ -931,11 +990,367 @@ static void test_rx_mergeable(void)
 	}
 	rx_post(RXBUF + 0x1000, MRG_BUF);
 	mkrx(60, 7);
-	is_int(deliver1(NET_HDR_LEN + 60), -EMSGSIZE, "  frame dropped");
-	good = ring_used_idx(&rxr) == 0 && nic.dev.vq[VIRTIO_NET_RXQ].last_avail == 0 &&
-	       nic.dev.vq[VIRTIO_NET_RXQ].nr_inflight == 0;
-	ok(good, "  nothing consumed");
-	ok(!(mmio_rd(&mm, VIRTIO_MMIO_STATUS) & ST_NR), "  no NEEDS_RESET");
+	is_int(deliver1(NET_HDR_LEN + 60), -ENETDOWN, "  frame dropped");
+	ok(ring_used_idx(&rxr) == 0, "  nothing used");
+	ok(mmio_rd(&mm, VIRTIO_MMIO_STATUS) & ST_NR, "  the guest broke the rules: NEEDS_RESET");
+	ok(nic.rx_nres == 0 && !nic.rx_waiting, "  nothing reserved, nobody waits");
+	nic_close();
+}
+
+/* ---- pull receive (a tap's path: read straight into the buffers) ---- */
+
+static uint8_t fr[6][NET_MAX_FRAME];	/* frames waiting in the fake back end */
+
+#define GSO_OFF (FB(GUEST_CSUM) | FB(GUEST_TSO4) | FB(GUEST_TSO6))
+#define F_GSO (FB(GUEST_CSUM) | FB(GUEST_TSO4))
+
+/* A frame of len bytes (after its header) into b; queue it in the back
+ * end. */
+static void rxq_add(uint8_t *b, size_t len, uint8_t seed)
+{
+	unsigned at = (fb.rxq_head + fb.rxq_n) % 16;
+
+	mkrx_to(b, len, seed);
+	fb.rxq[at] = b;
+	fb.rxq_len[at] = NET_HDR_LEN + len;
+	fb.rxq_n++;
+}
+
+/* Post n one-buffer chains of len bytes, stride apart from base. */
+static void rx_post_n(uint64_t *bufs, uint16_t *heads, unsigned n, uint64_t base,
+		      uint64_t stride, uint32_t len)
+{
+	for (unsigned i = 0; i < n; i++) {
+		bufs[i] = base + stride * i;
+		heads[i] = rx_post(bufs[i], len);
+	}
+}
+
+/* The n used chains from slot first hold the NET_MAX_FRAME bytes of f
+ * (num_buffers aside). */
+static void check_max_frame(uint16_t first, unsigned n, const uint64_t *bufs, const uint8_t *f)
+{
+	is_int(gather(first, n, bufs), NET_MAX_FRAME, "  65550 bytes in %u buffers", n);
+	ok(memcmp(got, f, 10) == 0 &&
+	   memcmp(got + NET_HDR_LEN, f + NET_HDR_LEN, NET_MAX_FRAME - NET_HDR_LEN) == 0,
+	   "  header and frame reassemble");
+}
+
+static void test_rx_pull(void)
+{
+	static uint64_t bufs[RX_SIZE];
+	static uint16_t heads[RX_SIZE];
+	struct virtq *vq = &nic.dev.vq[VIRTIO_NET_RXQ];
+	unsigned long drops;
+	bool good;
+
+	if (!nic_open(GSO_OFF, &fake_ops_pull))
+		return;
+	ok(fb.be.pull == net_rx_pull, "pull: init sets the back end's pull");
+	ok(nic_setup(F_DRV | FB(MRG_RXBUF), false), "pull: MRG_RXBUF, no GSO, before DRIVER_OK");
+	rx_post(RXBUF, MRG_BUF);
+	rxq_add(fr[0], 60, 1);
+	is_int(net_rx_pull(&nic, 64), -ENETDOWN, "  -ENETDOWN (the back end discards)");
+	ok(fb.rxq_n == 1 && fb.recvs == 0 && ring_used_idx(&rxr) == 0, "  nothing read, nothing used");
+	fb.rxq_n = 0;
+
+	ok(nic_setup(F_DRV | FB(MRG_RXBUF), true), "driver up, MRG_RXBUF, no GSO");
+	memset(ram + RXBUF, 0x5a, 0x10000);
+	rx_post_n(bufs, heads, 4, RXBUF, 0x1000, MRG_BUF);
+	rxq_add(fr[0], 60, 2);
+	is_int(net_rx_pull(&nic, 64), 1, "60-byte frame pulled");
+	ok(fb.recv_niov == 5 && fb.recv_in_ram,
+	   "  read straight into the 4 posted buffers (+ the device's 1-byte tail)");
+	ok(ring_used_idx(&rxr) == 1 && ring_used_id(&rxr, 0) == heads[0] &&
+	   ring_used_len(&rxr, 0) == NET_HDR_LEN + 60, "  used {first buffer, 72}");
+	is_int(ram_get16(bufs[0] + 10), 1, "  num_buffers 1 (over the source's 0xeeee)");
+	ok(memcmp(ram + bufs[0], fr[0], 10) == 0 &&
+	   memcmp(ram + bufs[0] + NET_HDR_LEN, fr[0] + NET_HDR_LEN, 60) == 0,
+	   "  header and frame bytes");
+	ok(all_byte(ram + bufs[1], 0x5a, MRG_BUF), "  the next buffer untouched");
+	is_int(efd_take(mm.irq_fd), 1, "  interrupt");
+	ok(nic.rx_nres == 3 && vq->nr_inflight == 3,
+	   "  the other 3 buffers stay reserved for the next frames");
+	ok(nic.st.rx_frames == 1 && nic.st.rx_bytes == 60, "  rx_frames 1, rx_bytes 60");
+
+	rxq_add(fr[1], 1514, 3);
+	rxq_add(fr[2], 100, 4);
+	is_int(net_rx_pull(&nic, 64), 2, "1514- and 100-byte frames in one pull (one buffer left)");
+	ok(ring_used_id(&rxr, 1) == heads[1] && ring_used_len(&rxr, 1) == MRG_BUF &&
+	   ram_get16(bufs[1] + 10) == 1, "  1514: the second buffer, filled exactly, num_buffers 1");
+	ok(memcmp(ram + bufs[1] + NET_HDR_LEN, fr[1] + NET_HDR_LEN, 1514) == 0, "  its bytes");
+	ok(ring_used_id(&rxr, 2) == heads[2] && ring_used_len(&rxr, 2) == NET_HDR_LEN + 100,
+	   "  100: the third buffer, used length 112");
+	is_int(efd_take(mm.irq_fd), 1, "  one interrupt for both");
+
+	rx_post_n(bufs + 4, heads + 4, 2, RXBUF + 0x4000, 0x1000, MRG_BUF);
+	rxq_add(fr[0], 60, 5);
+	rxq_add(fr[1], 60, 6);
+	is_int(net_rx_pull(&nic, 1), 1, "budget 1: one frame");
+	is_int(fb.rxq_n, 1, "  the other still waits in the back end");
+	is_int(net_rx_pull(&nic, 1), 1, "  the next call takes it");
+	ok(ring_used_id(&rxr, 3) == heads[3] && ring_used_id(&rxr, 4) == heads[4],
+	   "  buffers used in posting order");
+
+	/* one buffer left, two frames: the second is not read */
+	rxq_add(fr[0], 60, 7);
+	rxq_add(fr[1], 60, 8);
+	is_int(net_rx_pull(&nic, 64), -EAGAIN, "two frames, one buffer left: -EAGAIN");
+	is_int(ring_used_idx(&rxr), 6, "  the first delivered");
+	ok(fb.rxq_n == 1 && fb.recvs == 6, "  the second left in the back end, unread");
+	ok(nic.rx_waiting && nic.st.rx_no_buffer == 1, "  rx_waiting, rx_no_buffer 1");
+	ok(vq->nr_inflight == 0 && nic.rx_nres == 0, "  no buffer held");
+	heads[6] = rx_post(RXBUF + 0x6000, MRG_BUF);
+	rx_post(RXBUF + 0x7000, MRG_BUF);
+	drv_kick(&mm, VIRTIO_NET_RXQ);
+	is_int(fb.rx_ready, 1, "two buffers posted, rx kick: rx_ready");
+	is_int(net_rx_pull(&nic, 64), 1, "  the frame is read now");
+	ok(ring_used_id(&rxr, 6) == heads[6] && fb.rxq_n == 0, "  into the first");
+	ok(memcmp(ram + RXBUF + 0x6000 + NET_HDR_LEN, fr[1] + NET_HDR_LEN, 60) == 0,
+	   "  in order, nothing lost");
+	ok(!nic.rx_waiting && nic.rx_nres == 1, "  the second stays reserved");
+	is_int(net_rx_pull(&nic, 64), 0, "  nothing waiting: 0 frames");
+	ok(nic.rx_nres == 1 && vq->nr_inflight == 1, "  the reservation kept");
+
+	/* runts and back-end errors */
+	rx_post(RXBUF, MRG_BUF);
+	drops = nic.st.rx_dropped;
+	mkrx_to(fr[0], 60, 9);
+	fb.rxq[fb.rxq_head % 16] = fr[0];
+	fb.rxq_len[fb.rxq_head % 16] = NET_HDR_LEN + ETH_HDR_LEN - 1;
+	fb.rxq_n = 1;
+	is_int(net_rx_pull(&nic, 64), 1, "a 12 + 13-byte runt is read");
+	ok(nic.st.rx_dropped == drops + 1 && ring_used_idx(&rxr) == 7, "  dropped, nothing used");
+	fb.recv_err = -EBADFD;
+	rxq_add(fr[0], 60, 10);
+	is_int(net_rx_pull(&nic, 64), 0, "recv_into fails (-EBADFD): 0 frames");
+	is_int(ring_used_idx(&rxr), 7, "  nothing used");
+	fb.recv_err = 0;
+	is_int(net_rx_pull(&nic, 64), 1, "  it works again: the frame");
+	is_int(ring_used_idx(&rxr), 8, "  used");
+	rxq_add(fr[1], 3000, 13);
+	drops = nic.st.rx_dropped;
+	is_int(net_rx_pull(&nic, 1), 1, "a 3000-byte frame, one 1526-byte buffer (no GSO): read");
+	ok(nic.st.rx_dropped == drops + 1 && ring_used_idx(&rxr) == 8 && fb.rxq_n == 0,
+	   "  cut (it reached the tail): dropped, nothing used");
+
+	/* a queue reset under the reservation (QueueReady 0, set up again) */
+	rx_post_n(bufs, heads, 2, RXBUF, 0x1000, MRG_BUF);
+	rxq_add(fr[0], 60, 11);
+	net_rx_pull(&nic, 64);
+	is_int(nic.rx_nres, 2, "two buffers reserved");
+	memset(ram + RXBUF, 0x5a, 0x10000);
+	mmio_wr(&mm, VIRTIO_MMIO_QUEUE_SEL, VIRTIO_NET_RXQ);
+	mmio_wr(&mm, VIRTIO_MMIO_QUEUE_READY, 0);
+	ring_init(&rxr, RX_DESC, RX_AVAIL, RX_USED, RX_SIZE);
+	is_int(drv_queue_ring(&mm, VIRTIO_NET_RXQ, &rxr), 1, "  receive queue reset and set up again");
+	rxr.next_desc = 5;
+	heads[0] = rx_post(RXBUF + 0x8000, MRG_BUF);
+	rxq_add(fr[0], 60, 12);
+	is_int(net_rx_pull(&nic, 64), -EAGAIN, "  a frame, then -EAGAIN (the ring is empty)");
+	ok(ring_used_idx(&rxr) == 1 && ring_used_id(&rxr, 0) == heads[0],
+	   "  goes into the buffer posted since, not a stale reserved one");
+	ok(all_byte(ram + RXBUF, 0x5a, 0x2000), "  the stale buffers untouched");
+	mmio_wr(&mm, VIRTIO_MMIO_STATUS, 0);
+	ok(nic.rx_nres == 0, "device reset: nothing reserved");
+	nic_close();
+
+	/* GSO: buffers for a 64 KiB frame before anything is read */
+	if (!nic_open(GSO_OFF, &fake_ops_pull))
+		return;
+	ok(nic_setup(F_DRV | FB(MRG_RXBUF) | F_GSO | FV(EVENT_IDX), true),
+	   "MRG_RXBUF + GUEST_TSO4 + EVENT_IDX");
+	rx_post_n(bufs, heads, 10, RXBUF, 0x800, MRG_BUF);
+	rxq_add(fr[0], 60, 13);
+	is_int(net_rx_pull(&nic, 64), -EAGAIN,
+	       "10 x 1526 bytes posted (< 64 KiB): -EAGAIN, even for a small frame");
+	ok(fb.recvs == 0 && fb.rxq_n == 1, "  the frame stays in the back end (its size is "
+	   "known only once read)");
+	ok(ring_used_idx(&rxr) == 0 && vq->last_avail == 0 && vq->nr_inflight == 0,
+	   "  nothing pushed, all 10 given back");
+	is_int(ring_avail_event(&rxr), 10, "  avail_event: kick me when the next buffer comes");
+	rx_post_n(bufs + 10, heads + 10, 34, RXBUF + 0x5000, 0x800, MRG_BUF);
+	drv_kick(&mm, VIRTIO_NET_RXQ);
+	is_int(fb.rx_ready, 1, "34 more, kick: rx_ready");
+	rxq_add(fr[1], NET_MAX_FRAME - NET_HDR_LEN, 14);
+	is_int(net_rx_pull(&nic, 64), -EAGAIN,
+	       "the small frame and a 64 KiB one, then -EAGAIN (1 buffer left)");
+	is_int(fb.recvs, 2, "  two frames read");
+	ok(ring_used_id(&rxr, 0) == heads[0] && ram_get16(bufs[0] + 10) == 1,
+	   "  small: the first buffer, num_buffers 1");
+	is_int(ring_used_idx(&rxr), 44, "  64 KiB: 43 buffers");
+	is_int(ram_get16(bufs[1] + 10), 43, "  num_buffers 43");
+	good = true;
+	for (unsigned i = 0; i < 43; i++)
+		good &= ring_used_id(&rxr, 1 + i) == heads[1 + i] &&
+			ring_used_len(&rxr, 1 + i) == (i < 42 ? MRG_BUF : NET_MAX_FRAME - 42 * MRG_BUF);
+	ok(good, "  in order, used lengths 42 x 1526 + 1458");
+	check_max_frame(1, 43, bufs + 1, fr[1]);
+	nic_close();
+
+	/* after many short frames they are read into the bounce buffer and
+	 * copied (copybreak), or with rx_copybreak 0 into the first buffer
+	 * only; a long frame's rest lands in the bounce buffer and is copied
+	 * into the reserved buffers after it */
+	for (unsigned cb = 0; cb < 2; cb++) {
+		if (!nic_open(GSO_OFF, &fake_ops_pull))
+			return;
+		if (!cb)
+			nic.rx_copybreak = 0;
+		ok(nic_setup(F_DRV | FB(MRG_RXBUF) | F_GSO, true),
+		   "rx_copybreak %u: 100 short frames, then a 64 KiB one", cb ? 4096 : 0);
+		rx_post_n(bufs, heads, RX_SIZE, RXBUF, 0x2000, 4096);
+		good = true;
+		for (unsigned i = 0; i < 100; i++) {
+			rxq_add(fr[0], 60, (uint8_t)i);
+			good &= net_rx_pull(&nic, 64) == 1;
+			good &= ram_get16(bufs[i] + 10) == 1 &&
+				memcmp(ram + bufs[i] + NET_HDR_LEN, fr[0] + NET_HDR_LEN, 60) == 0;
+		}
+		ok(good && ring_used_idx(&rxr) == 100, "  100 frames, one buffer each, bytes right");
+		is_int(fb.recv_niov, cb ? 1 : 2, cb ? "  the last read into the bounce buffer only"
+						: "  the last read into 1 buffer + the bounce buffer");
+		rxq_add(fr[1], NET_MAX_FRAME - NET_HDR_LEN, 40);
+		is_int(net_rx_pull(&nic, 64), -EAGAIN,
+		       "  the 64 KiB frame, then -EAGAIN (11 buffers left)");
+		is_int(fb.recv_niov, cb ? 1 : 2, "  read the same way");
+		ok(ring_used_idx(&rxr) == 117 && ram_get16(bufs[100] + 10) == 17,
+		   "  17 buffers, num_buffers 17");
+		check_max_frame(100, 17, bufs + 100, fr[1]);
+		rx_post_n(bufs, heads, 20, RXBUF, 0x2000, 4096);
+		rxq_add(fr[2], NET_MAX_FRAME - NET_HDR_LEN, 41);
+		is_int(net_rx_pull(&nic, 64), -EAGAIN,
+		       "  20 more buffers: another 64 KiB frame, then -EAGAIN");
+		ok(fb.recv_niov == 18 && ring_used_idx(&rxr) == 134,
+		   "  read straight into all its 17 buffers now (%u iovecs)", fb.recv_niov);
+		is_int(ram_get16(RXBUF + 0x2000 * 117 + 10), 17,
+		       "  from the 11 given back before, num_buffers 17");
+		nic_close();
+	}
+
+	/* at most 256 KiB per pull (the device lock is held meanwhile) */
+	if (!nic_open(GSO_OFF, &fake_ops_pull))
+		return;
+	ok(nic_setup(F_DRV | FB(MRG_RXBUF) | F_GSO, true), "128 x 4 KiB buffers, six 64 KiB frames");
+	rx_post_n(bufs, heads, RX_SIZE, RXBUF, 0x1000, 4096);
+	for (unsigned i = 0; i < 6; i++)
+		rxq_add(fr[i], NET_MAX_FRAME - NET_HDR_LEN, (uint8_t)(20 + i));
+	is_int(net_rx_pull(&nic, 64), 4, "  one pull reads 4 (256 KiB)");
+	is_int(net_rx_pull(&nic, 64), 2, "  the next the other 2");
+	ok(ring_used_idx(&rxr) == 6 * 17 && ram_get16(RXBUF + 17 * 0x1000 * 5 + 10) == 17,
+	   "  17 buffers each, num_buffers 17");
+	nic_close();
+
+	/* many-segment chains: at most NET_RX_MAX_IOV iovecs per read */
+	if (!nic_open(GSO_OFF, &fake_ops_pull))
+		return;
+	ok(nic_setup(F_DRV | FB(MRG_RXBUF) | F_GSO | FV(INDIRECT_DESC), true),
+	   "9 chains of 128 x 64-byte buffers (indirect tables)");
+	for (unsigned i = 0; i < 9; i++) {
+		uint64_t tbl = TXBUF + 0x1000ULL * i;
+
+		for (unsigned j = 0; j < RX_SIZE; j++)
+			desc_put(tbl, j, RXBUF + 0x2000ULL * i + 64 * j, 64,
+				 VIRTQ_DESC_F_WRITE | (j + 1 < RX_SIZE ? VIRTQ_DESC_F_NEXT : 0),
+				 (uint16_t)(j + 1));
+		ring_desc(&rxr, i, tbl, RX_SIZE * 16, VIRTQ_DESC_F_INDIRECT, 0);
+		ring_offer(&rxr, (uint16_t)i);
+	}
+	rxq_add(fr[0], 30000, 30);
+	is_int(net_rx_pull(&nic, 1), 1, "  a 30000-byte frame (budget 1)");
+	is_int(fb.recv_niov, 6 * RX_SIZE + 1,
+	       "  read into 6 chains' 768 iovecs + the tail (a 7th could pass 1024)");
+	ok(ring_used_idx(&rxr) == 4 && ring_used_len(&rxr, 0) == 8192 &&
+	   ring_used_len(&rxr, 3) == NET_HDR_LEN + 30000 - 3 * 8192 &&
+	   ram_get16(RXBUF + 10) == 4, "  4 chains used (3 x 8192 + 5436), num_buffers 4");
+	ok(memcmp(ram + RXBUF + 0x2000 * 3, fr[0] + 3 * 8192, 5436) == 0, "  the last one's bytes");
+	nic_close();
+
+	/* without mergeable buffers: one chain per frame, never cut */
+	if (!nic_open(GSO_OFF, &fake_ops_pull))
+		return;
+	ok(nic_setup(F_DRV, true), "no MRG_RXBUF, no GSO");
+	{
+		struct ring_seg seg[2] = { { RXBUF, 700, true }, { RXBUF + 0x1000, 1000, true } };
+
+		heads[0] = ring_post(&rxr, seg, 2);
+	}
+	rxq_add(fr[0], 1000, 31);
+	is_int(net_rx_pull(&nic, 64), -EAGAIN,
+	       "1000-byte frame into a 700 + 1000 chain, then -EAGAIN (no chain left)");
+	ok(fb.recv_niov == 3 && ring_used_len(&rxr, 0) == NET_HDR_LEN + 1000 &&
+	   ram_get16(RXBUF + 10) == 1, "  2 iovecs + the tail, used length 1012, num_buffers 1");
+	ok(memcmp(ram + RXBUF + NET_HDR_LEN, fr[0] + NET_HDR_LEN, 700 - NET_HDR_LEN) == 0 &&
+	   memcmp(ram + RXBUF + 0x1000, fr[0] + 700, 312) == 0, "  split over both");
+	heads[1] = rx_post(RXBUF + 0x4000, 1000);
+	rxq_add(fr[1], 1514, 32);
+	drops = nic.st.rx_dropped;
+	is_int(net_rx_pull(&nic, 64), 1, "1514-byte frame, one 1000-byte chain: read");
+	ok(nic.st.rx_dropped == drops + 1 && ring_used_idx(&rxr) == 1 && fb.rxq_n == 0,
+	   "  and dropped, not cut (5.1.6.4.1: one chain holds the whole frame)");
+	rxq_add(fr[2], 60, 33);
+	is_int(net_rx_pull(&nic, 64), -EAGAIN, "  a 60-byte frame, then -EAGAIN");
+	ok(ring_used_idx(&rxr) == 2 && ring_used_id(&rxr, 1) == heads[1] &&
+	   ring_used_len(&rxr, 1) == NET_HDR_LEN + 60, "  goes into that chain");
+	nic_close();
+
+	/* a frame longer than the bounce buffer, all of it read there
+	 * (copybreak), into a chain that would hold it: cut, so dropped */
+	if (!nic_open(GSO_OFF, &fake_ops_pull))
+		return;
+	ok(nic_setup(F_DRV | F_GSO, true), "one 200000-byte chain, everything through the bounce buffer");
+	nic.rx_copybreak = UINT64_MAX;
+	heads[0] = rx_post(RXBUF, 200000);
+	{
+		static uint8_t big[70000];
+
+		mkrx_to(big, sizeof(big) - NET_HDR_LEN, 37);
+		fb.rxq[fb.rxq_head % 16] = big;
+		fb.rxq_len[fb.rxq_head % 16] = sizeof(big);
+		fb.rxq_n = 1;
+	}
+	drops = nic.st.rx_dropped;
+	is_int(net_rx_pull(&nic, 1), 1, "  a 70000-byte frame: read");
+	ok(nic.st.rx_dropped == drops + 1 && ring_used_idx(&rxr) == 0,
+	   "  it filled the bounce buffer to the last byte: cut, dropped");
+	rxq_add(fr[0], NET_MAX_FRAME - NET_HDR_LEN, 38);
+	is_int(net_rx_pull(&nic, 1), 1, "  a 65550-byte one");
+	ok(ring_used_idx(&rxr) == 1 && ring_used_len(&rxr, 0) == NET_MAX_FRAME &&
+	   memcmp(ram + RXBUF + NET_HDR_LEN, fr[0] + NET_HDR_LEN, NET_MAX_FRAME - NET_HDR_LEN) == 0,
+	   "  delivered whole");
+	nic_close();
+
+	/* GSO without mergeable buffers, a guest posting small chains: the
+	 * device cannot wait for a bigger one */
+	if (!nic_open(GSO_OFF, &fake_ops_pull))
+		return;
+	ok(nic_setup(F_DRV | F_GSO, true), "GUEST_TSO4 without MRG_RXBUF, a 1526-byte chain");
+	rx_post(RXBUF, MRG_BUF);
+	rxq_add(fr[0], 60, 34);
+	is_int(net_rx_pull(&nic, 64), -EAGAIN, "  a 60-byte frame is read into it, then -EAGAIN");
+	is_int(ring_used_idx(&rxr), 1, "  used");
+	nic_close();
+
+	/* what the guest may not post */
+	if (!nic_open(GSO_OFF, &fake_ops_pull))
+		return;
+	ok(nic_setup(F_DRV | FB(MRG_RXBUF), true), "a receive chain with a device-readable buffer");
+	{
+		struct ring_seg seg[2] = { { RXBUF, 12, false }, { RXBUF + 0x1000, MRG_BUF, true } };
+
+		ring_post(&rxr, seg, 2);
+	}
+	rxq_add(fr[0], 60, 35);
+	is_int(net_rx_pull(&nic, 64), -ENETDOWN, "  -ENETDOWN");
+	ok(mmio_rd(&mm, VIRTIO_MMIO_STATUS) & ST_NR, "  NEEDS_RESET");
+	ok(fb.recvs == 0 && fb.rxq_n == 1 && ring_used_idx(&rxr) == 0, "  nothing read or used");
+	fb.rxq_n = 0;
+	ok(nic_setup(F_DRV | FB(MRG_RXBUF), true), "an 8-byte mergeable buffer (< the header)");
+	rx_post(RXBUF, 8);
+	rxq_add(fr[0], 60, 36);
+	is_int(net_rx_pull(&nic, 64), -ENETDOWN, "  -ENETDOWN");
+	ok(mmio_rd(&mm, VIRTIO_MMIO_STATUS) & ST_NR, "  NEEDS_RESET");
+	ok(fb.recvs == 0 && ring_used_idx(&rxr) == 0, "  nothing read or used");
 	nic_close();
 }
 
@@ -1020,6 +1435,7 @@ int main(void)
 	test_tx();
 	test_rx_single();
 	test_rx_mergeable();
+	test_rx_pull();
 	test_ctrl_reset();
 
 	ram_free();
