@@ -3,8 +3,11 @@
 # SANITIZE=1 builds everything with ASan+UBSan into build-san/.
 
 CC      ?= cc
-PKGS    := liburing slirp libmicrohttpd jansson
-PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS)))
+PKGS    := liburing slirp jansson
+# Headers only: libmicrohttpd is dlopen()ed when a control client first
+# connects (src/api/mhd_lib.h), so VMs nobody talks to never load it.
+PKGS_DLOPEN := libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(PKGS_DLOPEN))
 PKG_LIBS   := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
