@@ -26,6 +26,15 @@ def try_connect(path):
         return None
 
 
+def wait_connect(path):
+    """Poll (every 0.1 ms) until connect() to path works."""
+    while True:
+        s = try_connect(path)
+        if s is not None:
+            return s
+        time.sleep(0.0001)
+
+
 def http(s, method, path, body=None):
     body = body.encode() if body else b""
     s.sendall(b"%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
@@ -64,11 +73,7 @@ def ready_once(i):
     path = os.path.join(tmp, "r%d.sock" % i)
     t0 = time.perf_counter()
     p = spawn([NKVM, "--api-sock", path], stdout=subprocess.DEVNULL)
-    s = None
-    while s is None:
-        s = try_connect(path)
-        if s is None:
-            time.sleep(0.0001)
+    s = wait_connect(path)
     t1 = time.perf_counter()
     http(s, "GET", "/")
     t2 = time.perf_counter()
@@ -89,11 +94,7 @@ def idle_rss():
     the resident KiB of the libraries the API pulls in (from smaps)."""
     path = os.path.join(tmp, "idle.sock")
     p = spawn([NKVM, "--api-sock", path], stdout=subprocess.DEVNULL)
-    s = None
-    while s is None:
-        s = try_connect(path)
-        if s is None:
-            time.sleep(0.001)
+    s = wait_connect(path)
     http(s, "GET", "/")
     s.close()
     time.sleep(0.2)
@@ -122,11 +123,7 @@ def cpu_once(args):
 def start_once(i):
     path = os.path.join(tmp, "s%d.sock" % i)
     p = spawn([NKVM, "--api-sock", path], stdout=subprocess.PIPE)
-    s = None
-    while s is None:
-        s = try_connect(path)
-        if s is None:
-            time.sleep(0.0005)
+    s = wait_connect(path)
     assert http(s, "PUT", "/boot-source", '{"kernel_image_path":"%s"}' % GUEST) == 204
     assert http(s, "PUT", "/machine-config", '{"vcpu_count":1,"mem_size_mib":128}') == 204
     t0 = time.perf_counter()
