@@ -73,6 +73,8 @@ void api_ctrl_alt_del(struct api *a, struct api_resp *r)
 
 	if (e == -ENODEV)
 		api_fault(r, "the guest has no keyboard driver (SendCtrlAltDel needs i8042 + atkbd in the guest)");
+	else if (e == -ENOSPC)
+		api_fault(r, "SendCtrlAltDel: the guest is not reading its keyboard (keys already queued)");
 	else if (e < 0)
 		api_fault(r, "SendCtrlAltDel: %s", strerror(-e));
 	else
