@@ -16,6 +16,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "run", cmd_run, "boot a guest (the default guest when no kernel is given)" },
+	{ "sandbox", cmd_sandbox, "run a host command in a throwaway VM: nkvm sandbox -- CMD" },
 };
 
 static void usage(FILE *f)

@@ -7,5 +7,7 @@ void cmd_run_usage(void);
 /* nkvm --api-sock / --config-file (cmd_vmm.c) */
 int cmd_vmm(int argc, char **argv);
 void cmd_vmm_usage(void);
+int cmd_sandbox(int argc, char **argv);
+void cmd_sandbox_usage(void);
 
 #endif
