@@ -3,7 +3,8 @@
 # busybox-static with the applets in applets.txt, /dev/console and a
 # minimal /etc. Output: $NKVM_CACHE/initramfs-<hash>.cpio, an UNCOMPRESSED
 # newc archive (decompressing in the guest is emulated, slow kernel work on
-# a PVM host). The hash covers this script, nkvm-init.c, initcmd.h,
+# a PVM host). /sbx/* are nkvm sandbox's mount points. The hash covers
+# this script, nkvm-init.c, initcmd.h, sandbox_proto.h,
 # mkcpio.c, applets.txt and busybox's package version, so unchanged inputs
 # are never rebuilt. Prints the output path on stdout.
 set -euo pipefail
@@ -27,7 +28,7 @@ case "$bbver" in
 esac
 [ -x "$busybox" ] || die "$busybox missing (package busybox-static): run scripts/deps"
 
-inputs=("$here/build-initramfs.sh" "$here/nkvm-init.c" "$here/initcmd.h" "$here/mkcpio.c" "$here/applets.txt"
+inputs=("$here/build-initramfs.sh" "$here/nkvm-init.c" "$here/initcmd.h" "$here/sandbox_proto.h" "$here/mkcpio.c" "$here/applets.txt"
 	"$here/nkvm-net.sh" "$here/udhcpc.script" "$here/nkvm-vsock.c")
 hash=$( (cat "${inputs[@]}"; echo "busybox-static $bbver init-cc ${initcc##*/}") | sha256sum | cut -c1-16)
 out="$cache/initramfs-$hash.cpio"
@@ -80,7 +81,8 @@ done < <("$busybox" --list-full)
 
 {
 	for d in dev:0755 proc:0555 sys:0555 tmp:1777 run:0755 root:0700 etc:0755 mnt:0755 \
-		bin:0755 sbin:0755 usr:0755 usr/bin:0755 usr/sbin:0755; do
+		bin:0755 sbin:0755 usr:0755 usr/bin:0755 usr/sbin:0755 \
+		sbx:0755 sbx/lower:0755 sbx/rw:0755 sbx/root:0755; do
 		echo "dir /${d%%:*} ${d#*:} 0 0"
 	done
 	echo "nod /dev/console 0600 0 0 c 5 1"

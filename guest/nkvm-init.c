@@ -11,6 +11,12 @@
  * emulated), so this file counts syscalls: no stdio, one write() per
  * message, vfork() instead of fork(), signals taken with sigwaitinfo()
  * instead of handlers, and nothing done that the chosen mode does not need.
+ *
+ * Sandbox mode (`nkvm sandbox`): when nkvm appended SBX_SPEC_PATH to the
+ * initramfs (guest/sandbox_proto.h), init mounts the host's root (9p,
+ * read-only) under an overlay with a tmpfs upper layer, moves it to /,
+ * and runs the command from the spec as the caller's uid/gid with stdout
+ * on hvc0 and stderr on ttyS0; see sandbox_run().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +26,7 @@
 #include <string.h>
 #include <sys/io.h>
 #include <sys/ioctl.h>
+#include <grp.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -29,8 +36,11 @@
 #include <unistd.h>
 
 #include "initcmd.h"
+#include "sandbox_proto.h"
 
 #define EXIT_PORT 0x501
+/* nkvm starts sending stdin once this port is written (sandbox mode) */
+#define INPUT_PORT 0x502
 /* Overridable so the init can be tried on the host in a pid namespace. */
 #ifndef CMDLINE_PATH
 #define CMDLINE_PATH "/proc/cmdline"
@@ -43,6 +53,8 @@ static sigset_t orig_mask, init_mask;
 static char *envp[MAX_ENV + 4];
 static char cmdline[8192];
 static char cmd[8192];
+static int sandbox;	/* sandbox mode: no marker lines on stdout */
+static void sandbox_drain(pid_t cmd);
 
 /* Writes the strings (NULL-terminated list) and a newline in one write().
  * If the kernel could not give us a console (no /dev/console in the
@@ -300,7 +312,8 @@ static void report_exit(int status)
 	char num[16];
 	int fd, port_err;
 
-	say(1, "nkvm: exit ", utoa((unsigned int)status, num, sizeof(num)), NULL);
+	if (!sandbox)
+		say(1, "nkvm: exit ", utoa((unsigned int)status, num, sizeof(num)), NULL);
 	/* The VMM stops at once: get the command's writes to disk first, and
 	 * wait until the console has really sent everything (write() only
 	 * queues it for the UART driver, which sends it on later interrupts;
@@ -340,6 +353,8 @@ static void __attribute__((noreturn)) serve(pid_t main_pid, int report)
 		case SIGCHLD:
 			if (reap(main_pid, &status) != 1)
 				break;
+			if (sandbox)
+				sandbox_drain(main_pid);
 			if (report)
 				report_exit(status);
 			shutdown_now(RB_POWER_OFF);
@@ -380,6 +395,349 @@ static void setup_network(void)
 		;
 }
 
+/* ---- sandbox mode (nkvm sandbox) ---- */
+
+/* 9p options: msize = the 6.1 virtio transport's largest (125 pages).
+ * The root is read-only and the host is not expected to change it under
+ * a running command: cache=loose keeps pages and metadata in the guest
+ * (each 9p round trip is emulated guest kernel work). Writable shares use
+ * cache=mmap: no cached data, so host and guest see each other's writes,
+ * but mmap works. */
+#define SBX_9P_OPTS "trans=virtio,version=9p2000.L,msize=512000,"
+#define SBX_ROOT "/sbx/root"
+
+static struct sbx_spec spec;
+static char spec_buf[SBX_SPEC_MAX];
+static gid_t spec_groups[SBX_MAX_GROUPS];
+
+/* Reads and decodes SBX_SPEC_PATH: 1 in sandbox mode, 0 when there is no
+ * spec (a normal boot). A spec that cannot be read or decoded ends the VM
+ * with status 125. */
+static int sandbox_load(void)
+{
+	size_t bad_at;
+	ssize_t n;
+	int fd = open(SBX_SPEC_PATH, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	sandbox = 1;
+	n = read(fd, spec_buf, sizeof(spec_buf));
+	close(fd);
+	if (n < 0) {
+		warn_err("read " SBX_SPEC_PATH, errno);
+		return -1;
+	}
+	if (sbx_spec_decode(&spec, spec_buf, (size_t)n, &bad_at) < 0) {
+		char num[24];
+
+		say(2, "nkvm-init: " SBX_SPEC_PATH ": malformed at byte ",
+		    utoa((unsigned int)bad_at, num, sizeof(num)), NULL);
+		return -1;
+	}
+	for (int i = 0; i < spec.ngroups; i++)
+		spec_groups[i] = (gid_t)spec.groups[i];
+	return 1;
+}
+
+/* mount(2) with one error line naming the mount point. */
+static int sbx_mount(const char *src, const char *dir, const char *type,
+		     unsigned long flags, const char *data)
+{
+	if (mount(src, dir, type, flags, data) == 0)
+		return 0;
+	say(2, "nkvm-init: mount ", type, " on ", dir, ": ", strerror(errno), NULL);
+	return -1;
+}
+
+/* "/sbx/root" + path into out (PATH_MAX-sized); -1 if too long. */
+static int sbx_path(char *out, size_t len, const char *path)
+{
+	size_t a = sizeof(SBX_ROOT) - 1, b = strlen(path);
+
+	if (a + b + 1 > len)
+		return -1;
+	memcpy(out, SBX_ROOT, a);
+	memcpy(out + a, path, b + 1);
+	return 0;
+}
+
+/* The host root (9p, read-only) under an overlay whose upper layer is a
+ * tmpfs, the usual pseudo file systems in it, the --share directories at
+ * their host paths; then it becomes /. */
+static int sandbox_mount_root(void)
+{
+	static const struct {
+		const char *src, *dir, *type, *data;
+		unsigned long flags;
+		int mkdir;
+	} m[] = {
+		{ "proc", SBX_ROOT "/proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0 },
+		{ "sysfs", SBX_ROOT "/sys", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0 },
+		{ "devtmpfs", SBX_ROOT "/dev", "devtmpfs", "mode=0755", MS_NOSUID, 0 },
+		{ "devpts", SBX_ROOT "/dev/pts", "devpts", "gid=5,mode=0620,ptmxmode=0666",
+		  MS_NOSUID | MS_NOEXEC, 1 },
+		{ "tmpfs", SBX_ROOT "/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 1 },
+	};
+	char dir[4200];
+
+	if (sbx_mount(SBX_ROOT_TAG, "/sbx/lower", "9p", MS_RDONLY,
+		      SBX_9P_OPTS "cache=loose") < 0 ||
+	    sbx_mount("tmpfs", "/sbx/rw", "tmpfs", 0, "mode=0755") < 0)
+		return -1;
+	if (mkdir("/sbx/rw/upper", 0755) < 0 || mkdir("/sbx/rw/work", 0755) < 0) {
+		warn_err("mkdir /sbx/rw/upper", errno);
+		return -1;
+	}
+	if (sbx_mount("overlay", SBX_ROOT, "overlay", 0,
+		      "lowerdir=/sbx/lower,upperdir=/sbx/rw/upper,workdir=/sbx/rw/work") < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (m[i].mkdir && mkdir(m[i].dir, 0755) < 0 && errno != EEXIST)
+			warn_err(m[i].dir, errno);
+		if (sbx_mount(m[i].src, m[i].dir, m[i].type, m[i].flags, m[i].data) < 0 &&
+		    !m[i].mkdir)
+			return -1;
+	}
+	for (int i = 0; i < spec.nshares; i++) {
+		const struct sbx_share *sh = &spec.share[i];
+
+		if (sbx_path(dir, sizeof(dir), sh->path) < 0 ||
+		    sbx_mount(sh->tag, dir, "9p", sh->ro ? MS_RDONLY : 0,
+			      SBX_9P_OPTS "cache=mmap") < 0)
+			return -1;
+	}
+	/* switch_root's way: the initramfs cannot be pivot_root'ed away */
+	if (chdir(SBX_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0) {
+		warn_err("switch to the sandbox root", errno);
+		return -1;
+	}
+	return 0;
+}
+
+/* A terminal side gets the kernel's cooked defaults (line editing, echo,
+ * ^C), output processing only when nkvm's end is a terminal too; a pipe
+ * side is raw, so bytes pass unchanged. */
+static void sandbox_tty_mode(int fd, int terminal, int out_tty)
+{
+	struct termios t;
+
+	if (tcgetattr(fd, &t) < 0) {
+		warn_err("tcgetattr", errno);
+		return;
+	}
+	if (!terminal) {
+		cfmakeraw(&t);
+		t.c_cc[VMIN] = 1;
+		t.c_cc[VTIME] = 0;
+	} else if (!out_tty) {
+		/* the echo would land in nkvm's redirected stdout */
+		t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	}
+	if (out_tty)
+		t.c_oflag |= OPOST | ONLCR;
+	else
+		t.c_oflag &= ~(tcflag_t)OPOST;
+	if (tcsetattr(fd, TCSANOW, &t) < 0)
+		warn_err("tcsetattr", errno);
+}
+
+/* A relay: copies `from` to `to` until end of input, unframing stdin
+ * (framed) on the way. A forked child: it loops, so it cannot share
+ * init's memory the way vfork() does. `others` lists fds it must close
+ * (the other pipes' ends), or a write end would never see EOF. */
+static void __attribute__((noreturn)) sandbox_relay(int from, int to, int framed,
+						    const int *others, int nothers)
+{
+	static uint8_t buf[65536];
+	struct sbx_unframe u = { 0 };
+
+	sigprocmask(SIG_SETMASK, &orig_mask, NULL);
+	for (int i = 0; i < nothers; i++)
+		if (others[i] >= 0 && others[i] != from && others[i] != to)
+			close(others[i]);
+	while (!u.eof) {
+		ssize_t n = read(from, buf, sizeof(buf));
+		size_t len, off = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len = framed ? sbx_unframe(&u, buf, (size_t)n) : (size_t)n;
+		while (off < len) {
+			ssize_t w = write(to, buf + off, len - off);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				_exit(0);	/* the reader is gone */
+			off += (size_t)w;
+		}
+	}
+	_exit(0);
+}
+
+/* Output relays still copying (pids, 0 once reaped). */
+static pid_t out_relay[2];
+
+/* After the command: its process group goes (the VM ends with the
+ * command, as its other processes would), then the output relays get up
+ * to 5 s to pass on what is left in their pipes. */
+static void sandbox_drain(pid_t cmd)
+{
+	static const struct timespec tick = { 0, 200 * 1000 * 1000 };
+	sigset_t chld;
+
+	kill(-cmd, SIGKILL);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (int round = 0; round < 25 && (out_relay[0] || out_relay[1]); round++) {
+		pid_t p;
+		int st;
+
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+			for (int i = 0; i < 2; i++)
+				if (out_relay[i] == p)
+					out_relay[i] = 0;
+		if (out_relay[0] || out_relay[1])
+			sigtimedwait(&chld, NULL, &tick);
+	}
+}
+
+/* vfork() child: the command, as the caller. Never returns. */
+static void __attribute__((noreturn)) sandbox_child(int in, int out, int err)
+{
+	sigprocmask(SIG_SETMASK, &orig_mask, NULL);
+	if (setsid() < 0)
+		warn_err("setsid", errno);
+	if ((spec.tty & SBX_TTY_IN) && ioctl(in, TIOCSCTTY, 0) < 0)
+		warn_err("TIOCSCTTY", errno);
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(125);
+	if (setgroups((size_t)spec.ngroups, spec_groups) < 0 ||
+	    setgid((gid_t)spec.gid) < 0 || setuid((uid_t)spec.uid) < 0) {
+		warn_err("cannot take the caller's uid/gid", errno);
+		_exit(125);
+	}
+	umask((mode_t)spec.umask);
+	if (chdir(spec.cwd) < 0) {
+		say(2, "nkvm-init: chdir ", spec.cwd, ": ", strerror(errno), NULL);
+		_exit(125);
+	}
+	execve(spec.exe, spec.argv, spec.envp);
+	say(2, "nkvm-init: exec ", spec.exe, ": ", strerror(errno), NULL);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* The command's fds 0-2: the ttys themselves where nkvm's end is a
+ * terminal; otherwise pipes with a relay each, so the command's isatty()
+ * says what nkvm's stdin/stdout/stderr are, and stdin can end. */
+static int cmd_fd[3];
+
+static int sandbox_streams(int con, int ser)
+{
+	/* [i][0] read end, [i][1] write end; the command gets [0][0], [1][1], [2][1] */
+	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	static const int bit[3] = { SBX_TTY_IN, SBX_TTY_OUT, SBX_TTY_ERR };
+	const int tty[3] = { con, con, ser };
+
+	for (int i = 0; i < 3; i++) {
+		cmd_fd[i] = tty[i];
+		if (!(spec.tty & bit[i]) && pipe2(p[i], O_CLOEXEC) < 0) {
+			warn_err("pipe", errno);
+			return -1;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		pid_t pid;
+
+		if (p[i][0] < 0)
+			continue;
+		pid = fork();
+		if (pid == 0) {
+			if (i == 0)
+				sandbox_relay(con, p[0][1], 1, &p[0][0], 6);
+			sandbox_relay(p[i][0], tty[i], 0, &p[0][0], 6);
+		}
+		if (pid < 0) {
+			warn_err("fork", errno);
+			return -1;
+		}
+		if (i)
+			out_relay[i - 1] = pid;
+		/* keep the command's end only */
+		close(p[i][i == 0]);
+		cmd_fd[i] = p[i][i != 0];
+	}
+	return 0;
+}
+
+/* vfork() in a function of its own: the caller's locals stay its own. */
+static pid_t __attribute__((noinline)) sandbox_spawn(int in, int out, int err)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		sandbox_child(in, out, err);
+	return pid;
+}
+
+/* Sandbox mode from start to the command's exit status. */
+static void __attribute__((noreturn)) sandbox_run(int loaded)
+{
+	static const unsigned char go = 1;
+	int con, ser, port;
+	pid_t pid;
+
+	/* /dev/port (the exit report) even if setting up fails early */
+	if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") < 0)
+		warn_err("mount /dev", errno);
+	if (loaded < 0)
+		goto fail;
+	if (spec.net) {
+		/* udhcpc and ip are the initramfs's busybox: before the switch */
+		mount_all();
+		build_env();
+		setup_network();
+	}
+	if (sethostname("nkvm", 4) < 0)
+		warn_err("sethostname", errno);
+	if (sandbox_mount_root() < 0)
+		goto fail;
+	con = open("/dev/hvc0", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	ser = open("/dev/ttyS0", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (con < 0 || ser < 0) {
+		warn_err(con < 0 ? "open /dev/hvc0" : "open /dev/ttyS0", errno);
+		goto fail;
+	}
+	/* init's own messages and tcdrain() in report_exit: the same ttys */
+	dup2(con, 1);
+	dup2(ser, 2);
+	sandbox_tty_mode(con, spec.tty & SBX_TTY_IN, spec.tty & SBX_TTY_OUT);
+	sandbox_tty_mode(ser, 0, spec.tty & SBX_TTY_ERR);
+	/* Only now may stdin come: bytes that reached the tty before its mode
+	 * was set would have been echoed and translated. */
+	port = open("/dev/port", O_WRONLY | O_CLOEXEC);
+	if (port < 0 || pwrite(port, &go, 1, INPUT_PORT) != 1)
+		warn_err("input port", errno);
+	if (sandbox_streams(con, ser) < 0)
+		goto fail;
+	pid = sandbox_spawn(cmd_fd[0], cmd_fd[1], cmd_fd[2]);
+	if (pid < 0) {
+		warn_err("vfork", errno);
+		goto fail;
+	}
+	for (int i = 0; i < 3; i++)
+		if (cmd_fd[i] != con && cmd_fd[i] != ser)
+			close(cmd_fd[i]);
+	serve(pid, 1);
+fail:
+	report_exit(125);
+	shutdown_now(RB_POWER_OFF);
+}
+
 /* PID 1 entry: set up, say ready, run the command or the shell. */
 int main(void)
 {
@@ -403,6 +761,9 @@ int main(void)
 	if (sigprocmask(SIG_BLOCK, &init_mask, &orig_mask) < 0)
 		warn_err("sigprocmask", errno);
 
+	int sbx = sandbox_load();
+	if (sbx)
+		sandbox_run(sbx);
 	mount_all();
 	if (sethostname("nkvm", 4) < 0)
 		warn_err("sethostname", errno);

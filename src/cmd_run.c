@@ -1,24 +1,15 @@
 /* `nkvm run`: parse options into a struct vm_spec and boot it (vm_boot.c)
  * behind the control API (vmm_main.c). */
-#include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "nkvm/clock.h"
 #include "nkvm/cmd.h"
 #include "nkvm/ctl_dir.h"
-#include "nkvm/log.h"
-#include "nkvm/opts.h"
 #include "nkvm/vm.h"
-#include "nkvm/vm_spec.h"
+#include "nkvm/vm_opts.h"
 #include "nkvm/vmm_main.h"
-
-/* parse_args() result for --help: not an error, nothing to run */
-#define RUN_HELP_SHOWN 1000
 
 void cmd_run_usage(void)
 {
@@ -91,158 +82,65 @@ void cmd_run_usage(void)
 	VM_MAX_CPUS, VIRTIOFSD_DEFAULT);
 }
 
-static __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
+/* What nkvm run's options fill. */
+struct run_args {
+	struct vm_spec *spec;
+	struct vmm_opts *vmm;
+};
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "nkvm: %s (see nkvm run --help)\n", msg);
-	return -EXIT_USAGE;
+/* nkvm run's own options (vm_opts_getopt's own()). */
+static int run_opt(void *ctx, int c)
+{
+	struct run_args *a = ctx;
+	struct vm_spec *o = a->spec;
+	struct vmm_opts *v = a->vmm;
+
+	switch (c) {
+	case 'C':
+		if (!strcmp(optarg, "serial"))
+			o->dev.virtio_console = false;
+		else if (!strcmp(optarg, "virtio"))
+			o->dev.virtio_console = true;
+		else
+			return vm_opts_usage_error("run", "--console '%s': 'serial' or 'virtio'", optarg);
+		return 0;
+	case 'n':
+		if (!ctl_name_valid(optarg))
+			return vm_opts_usage_error("run", "--name '%s': 1 to %d of A-Z a-z 0-9 _ . -, not starting with . or -",
+						   optarg, CTL_NAME_MAX);
+		v->name = optarg;
+		return 0;
+	case 'A':
+		v->api_sock = optarg;
+		return 0;
+	case 'h':
+		cmd_run_usage();
+		return VM_OPTS_HELP_SHOWN;
+	default:
+		return VM_OPTS_NOT_MINE;
+	}
 }
 
 static int parse_args(int argc, char **argv, struct vm_spec *o, struct vmm_opts *v)
 {
 	static const struct option longopts[] = {
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "initrd", required_argument, NULL, 'i' },
-		{ "params", required_argument, NULL, 'p' },
-		{ "mem", required_argument, NULL, 'm' },
-		{ "cpus", required_argument, NULL, 'c' },
+		VM_OPTS_LONGOPTS,
 		{ "console", required_argument, NULL, 'C' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "disk", required_argument, NULL, 'D' },
-		{ "rng", no_argument, NULL, 'R' },
-		{ "net", required_argument, NULL, 'N' },
-		{ "share", required_argument, NULL, 'S' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "api-sock", required_argument, NULL, 'A' },
-		{ "fs", required_argument, NULL, 'F' },
-		{ "virtiofsd", required_argument, NULL, 'V' },
-		{ "vsock", required_argument, NULL, 'K' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t u;
-	int c;
+	struct run_args a = { o, v };
+	int r;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":k:i:p:m:c:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-		case 'i':
-		case 'p':
-			if (vm_spec_set_str(c == 'k' ? &o->kernel : c == 'i' ? &o->initrd :
-					    &o->params, optarg) < 0)
-				return -EXIT_HOST;
-			break;
-		case 'm':
-			if (opts_parse_size(optarg, &o->mem) < 0)
-				return usage_error("--mem '%s': not a size (examples: 512M, 4G)", optarg);
-			if (o->mem < GM_MIN_SIZE || o->mem > GM_MAX_SIZE)
-				return usage_error("--mem '%s': must be between 64M and 1T", optarg);
-			/* round up to the 2 MiB granule guest memory uses */
-			o->mem = (o->mem + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
-			break;
-		case 'c':
-			if (opts_parse_uint(optarg, 1, VM_MAX_CPUS, &u) < 0)
-				return usage_error("--cpus '%s': must be a number from 1 to 256", optarg);
-			o->cpus = (int)u;
-			break;
-		case 'C':
-			if (!strcmp(optarg, "serial"))
-				o->dev.virtio_console = false;
-			else if (!strcmp(optarg, "virtio"))
-				o->dev.virtio_console = true;
-			else
-				return usage_error("--console '%s': 'serial' or 'virtio'", optarg);
-			break;
-		case 'D': {
-			char err[256];
-
-			if (rundev_parse_disk(&o->dev, optarg, err, sizeof(err)) < 0)
-				return usage_error("%s", err);
-			break;
-		}
-		case 'R':
-			o->dev.rng = true;
-			break;
-		case 'N': {
-			char err[256];
-
-			if (rundev_parse_net(&o->dev, optarg, err, sizeof(err)) < 0)
-				return usage_error("%s", err);
-			break;
-		}
-		case 'S': {
-			char err[256];
-
-			if (rundev_parse_share(&o->dev, optarg, err, sizeof(err)) < 0)
-				return usage_error("%s", err);
-			break;
-		}
-		case 'F': {
-			char err[256];
-
-			if (runfs_parse(&o->dev.fs, optarg, err, sizeof(err)) < 0)
-				return usage_error("%s", err);
-			break;
-		}
-		case 'V':
-			o->dev.fs.virtiofsd = optarg;
-			break;
-		case 'K': {
-			char err[256];
-
-			if (o->dev.vsock.enabled)
-				return usage_error("--vsock given twice: one vsock device per VM");
-			if (vsock_opts_parse(optarg, &o->dev.vsock, err, sizeof(err)) < 0)
-				return usage_error("%s", err);
-			break;
-		}
-		case 'T':
-			if (opts_parse_uint(optarg, 1, 1000000000, &u) < 0)
-				return usage_error("--timeout '%s': must be a number of seconds >= 1", optarg);
-			o->timeout_s = (unsigned)u;
-			break;
-		case 'n':
-			if (!ctl_name_valid(optarg))
-				return usage_error("--name '%s': 1 to %d of A-Z a-z 0-9 _ . -, not starting with . or -",
-						   optarg, CTL_NAME_MAX);
-			v->name = optarg;
-			break;
-		case 'A':
-			v->api_sock = optarg;
-			break;
-		case 'v': o->verbose = true; break;
-		case 'h':
-			cmd_run_usage();
-			return RUN_HELP_SHOWN;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	r = vm_opts_getopt(o, "run", argc, argv, ":" VM_OPTS_SHORTOPTS "h", longopts,
+			   run_opt, &a);
+	if (r)
+		return r;
 	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!o->kernel) {
-		o->kernel = vm_spec_default_guest_file("vmlinux");
-		if (!o->kernel)
-			return -EXIT_HOST;
-		if (access(o->kernel, R_OK) < 0) {
-			fprintf(stderr, "nkvm: no kernel given and no default guest at %s: "
-				"build it with 'make guest' or pass -k KERNEL\n", o->kernel);
-			return -EXIT_USAGE;
-		}
-		if (!o->initrd && !(o->initrd = vm_spec_default_guest_file("initramfs.cpio")))
-			return -EXIT_HOST;
-	}
-	return 0;
+		return vm_opts_usage_error("run", "unexpected argument '%s'", argv[optind]);
+	return vm_opts_finish(o, false);
 }
 
 int cmd_run(int argc, char **argv)
@@ -257,7 +155,7 @@ int cmd_run(int argc, char **argv)
 	if (!r)
 		r = vmm_main(&spec, &v, t0);
 	vm_spec_free(&spec);
-	if (r == RUN_HELP_SHOWN)
+	if (r == VM_OPTS_HELP_SHOWN)
 		return 0;
 	return r < 0 ? -r : r;
 }

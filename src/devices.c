@@ -116,6 +116,22 @@ static void exit_port(void *opaque, uint64_t off, uint8_t *data, unsigned len, b
 		memset(data, 0, len);
 }
 
+/* Port 0x502: the guest is ready for console input (a gated console,
+ * `nkvm sandbox`): wake the main loop to start reading stdin. */
+static void input_port(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool wr)
+{
+	struct vm *vm = opaque;
+	uint64_t one = 1;
+
+	if (!wr) {
+		memset(data, 0, len);
+		return;
+	}
+	vm->input_open = true;
+	if (vm->console_efd >= 0 && write(vm->console_efd, &one, sizeof(one)) < 0)
+		return;
+}
+
 /* Port 0x80 is Linux's I/O delay port: accepted and ignored, not counted. */
 static void io_delay(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool wr)
 {
@@ -139,6 +155,8 @@ int devices_init(struct vm *vm)
 		r = bus_add(&vm->pio, RTC_INDEX_PORT, 2, rtc_pio, vm, "rtc");
 	if (!r)
 		r = bus_add(&vm->pio, VM_EXIT_PORT, 1, exit_port, vm, "exit");
+	if (!r)
+		r = bus_add(&vm->pio, VM_INPUT_PORT, 1, input_port, vm, "input");
 	if (!r)
 		r = bus_add(&vm->pio, 0x80, 1, io_delay, vm, "io-delay");
 	if (r)

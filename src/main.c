@@ -21,6 +21,7 @@ static const struct subcommand subcommands[] = {
 	{ "resume", cmd_resume, "resume a paused VM" },
 	{ "stop", cmd_stop, "stop a VM: Ctrl-Alt-Del, then SIGTERM (--force: SIGKILL)" },
 	{ "stat", cmd_stat, "a running VM's state, vCPU and device counters" },
+	{ "sandbox", cmd_sandbox, "run a host command in a throwaway VM: nkvm sandbox -- CMD" },
 };
 
 static void usage(FILE *f)

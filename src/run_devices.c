@@ -373,6 +373,7 @@ int rundev_attach(struct run_devices *rd, struct vm *vm)
 		rd->con_dev = calloc(1, sizeof(*rd->con_dev));
 		if (!rd->con_dev ||
 		    virtio_console_init(rd->con_dev, &vm->gm, "console",
+					rd->console_out_fd > 0 ? rd->console_out_fd :
 					vm->cfg.console_out_fd, vm->console_efd) < 0) {
 			free(rd->con_dev);
 			rd->con_dev = NULL;

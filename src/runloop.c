@@ -13,6 +13,7 @@
 #include "nkvm/runloop.h"
 #include "nkvm/term.h"
 #include "nkvm/vm.h"
+#include "../guest/sandbox_proto.h"
 
 /* How often vCPUs are kicked to look for a halted-for-good guest (and, on
  * PVM hosts, for a stuck vmcall and the SYSCALL repair hook). */
@@ -21,8 +22,10 @@
 
 struct console_in {
 	int fd;                 /* -1 once closed */
+	bool framed;            /* sandbox: escape bytes, send an end marker */
 	struct term_escape esc;
-	uint8_t buf[CONSOLE_CHUNK + 1];
+	/* framed, every byte may double; escape filter: one more byte */
+	uint8_t buf[2 * CONSOLE_CHUNK + 2];
 	size_t off, len;        /* bytes waiting for room in the UART */
 };
 
@@ -52,12 +55,26 @@ static void console_read(struct vm *vm, struct console_in *c)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		/* EOF or error on input: the guest keeps running without it */
+		/* EOF or error on input: the guest keeps running without it;
+		 * a framed console tells it */
 		c->fd = -1;
+		if (c->framed) {
+			c->buf[0] = SBX_ESC;
+			c->buf[1] = SBX_ESC_EOF;
+			c->off = 0;
+			c->len = 2;
+			console_flush(vm, c);
+		}
+		return;
+	}
+	c->off = 0;
+	if (c->framed) {
+		/* binary input, no escape key: Ctrl-C (SIGINT) stops nkvm */
+		c->len = sbx_frame(in, (size_t)n, c->buf);
+		console_flush(vm, c);
 		return;
 	}
 	c->len = term_escape_filter(&c->esc, in, (size_t)n, c->buf, &quit);
-	c->off = 0;
 	if (quit) {
 		vm_request_stop(vm, VM_STOP_ESCAPE, EXIT_GUEST_OK);
 		return;
@@ -184,6 +201,8 @@ static void update_input(struct loop *l)
 		evl_del(&l->vm->evl, l->con_watched_fd);
 		l->con_watched = false;
 	}
+	if (l->vm->cfg.console_gated && !l->vm->input_open)
+		return;	/* the guest is not ready for input yet */
 	if (!l->con_watched && c->fd >= 0 && !c->len && !l->con_unpollable) {
 		int r = evl_add(&l->vm->evl, c->fd, EPOLLIN, cb_input, l);
 
@@ -224,7 +243,7 @@ int runloop(struct vm *vm, int sigfd)
 {
 	struct loop l = {
 		.vm = vm,
-		.con = { .fd = vm->cfg.console_in_fd },
+		.con = { .fd = vm->cfg.console_in_fd, .framed = vm->cfg.console_framed },
 		.sigfd = sigfd,
 		.tickfd = arm_tick(),
 		.start_ns = mono_ns(),
@@ -240,7 +259,8 @@ int runloop(struct vm *vm, int sigfd)
 
 		update_input(&l);
 		/* unpollable input is read whenever the guest has room */
-		busy = l.con_unpollable && l.con.fd >= 0 && !l.con.len;
+		busy = l.con_unpollable && l.con.fd >= 0 && !l.con.len &&
+		       (!vm->cfg.console_gated || vm->input_open);
 		r = evl_run_once(&vm->evl, busy ? 0 : -1);
 		if (r < 0) {
 			log_err("epoll_wait: %s", strerror(-r));

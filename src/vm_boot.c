@@ -186,7 +186,9 @@ static int run_vm(struct vm_spec *s, struct boot_image *img, uint64_t t0,
 		.kernel_path = s->kernel,
 		.initrd_path = s->initrd,
 		.console_in_fd = STDIN_FILENO,
-		.console_out_fd = STDOUT_FILENO,
+		.console_out_fd = s->uart_out_fd,
+		.console_framed = s->console_framed,
+		.console_gated = s->console_gated,
 		.timeout_s = s->timeout_s,
 		.verbose = s->verbose,
 	};
@@ -240,6 +242,7 @@ static int run_vm(struct vm_spec *s, struct boot_image *img, uint64_t t0,
 			h->stopping(h->opaque, &vm);
 		term_restore();
 		report(&vm);
+		s->stop_reason = vm.stop_reason;
 		vm_destroy(&vm);
 	} else {
 		vm_destroy(&vm);
@@ -255,12 +258,32 @@ static int run_vm(struct vm_spec *s, struct boot_image *img, uint64_t t0,
 	return r;
 }
 
+/* The initrd with the spec's appendix after it, at a 4-byte boundary as
+ * the newc format wants (malloc'd; NULL without memory). */
+static uint8_t *join_initrd(const uint8_t *initrd, size_t size, const struct vm_spec *s,
+			    size_t *out_size)
+{
+	size_t pad = (4 - size % 4) % 4;
+	uint8_t *p = malloc(size + pad + s->initrd_extra_size);
+
+	if (!p)
+		return NULL;
+	if (size)
+		memcpy(p, initrd, size);
+	memset(p + size, 0, pad);
+	memcpy(p + size + pad, s->initrd_extra, s->initrd_extra_size);
+	*out_size = size + pad + s->initrd_extra_size;
+	return p;
+}
+
 int vm_boot(struct vm_spec *s, const struct vm_boot_hooks *h, uint64_t t0)
 {
 	struct boot_image img = { 0 };
-	uint8_t *kernel = NULL, *initrd = NULL;
+	uint8_t *kernel = NULL, *initrd = NULL, *joined = NULL;
+	size_t initrd_size = 0;
 	int r = EXIT_USAGE;
 
+	s->stop_reason = VM_RUNNING;
 	if (s->verbose)
 		log_threshold = LOG_DEBUG;
 	if (!s->kernel) {
@@ -283,10 +306,20 @@ int vm_boot(struct vm_spec *s, const struct vm_boot_hooks *h, uint64_t t0)
 	img.kernel = kernel;
 	img.kernel_name = s->kernel;
 	if (s->initrd) {
-		initrd = map_file("initrd", s->initrd, &img.initrd_size);
+		initrd = map_file("initrd", s->initrd, &initrd_size);
 		if (!initrd)
 			goto out;
 		img.initrd = initrd;
+		img.initrd_size = initrd_size;
+	}
+	if (s->initrd_extra_size) {
+		joined = join_initrd(initrd, initrd_size, s, &img.initrd_size);
+		if (!joined) {
+			log_err("initrd: out of memory");
+			r = EXIT_HOST;
+			goto out;
+		}
+		img.initrd = joined;
 	}
 	if (prevalidate(&img) < 0 || rundev_open(&s->dev) < 0)
 		goto out;
@@ -298,7 +331,8 @@ done:
 	if (kernel)
 		munmap(kernel, img.kernel_size);
 	if (initrd)
-		munmap(initrd, img.initrd_size);
+		munmap(initrd, initrd_size);
+	free(joined);
 	rundev_free(&s->dev);
 	return r;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nkvm/vm_spec.h"
 
@@ -14,6 +15,7 @@ void vm_spec_init(struct vm_spec *s)
 	s->mem = VM_SPEC_DEFAULT_MEM;
 	s->cpus = 1;
 	s->root_disk = -1;
+	s->uart_out_fd = STDOUT_FILENO;
 	for (i = 0; i < RUN_MAX_DISKS; i++)
 		s->dev.image[i].fd = -1;
 }
@@ -29,6 +31,9 @@ void vm_spec_free(struct vm_spec *s)
 	free(s->params);
 	free(s->root_partuuid);
 	free(s->vsock.uds_path);
+	free(s->kernel_console);
+	free(s->nkvm_params);
+	free(s->initrd_extra);
 	for (i = 0; i < s->dev.nr_disks; i++)
 		free(s->dev.disk[i].path);
 	for (i = 0; i < s->dev.nr_shares; i++)
@@ -44,6 +49,20 @@ int vm_spec_set_str(char **slot, const char *s)
 		return -ENOMEM;
 	free(*slot);
 	*slot = c;
+	return 0;
+}
+
+int vm_spec_set_initrd_extra(struct vm_spec *s, const void *data, size_t len)
+{
+	uint8_t *c = NULL;
+
+	if (len && !(c = malloc(len)))
+		return -ENOMEM;
+	if (len)
+		memcpy(c, data, len);
+	free(s->initrd_extra);
+	s->initrd_extra = c;
+	s->initrd_extra_size = len;
 	return 0;
 }
 
@@ -64,6 +83,10 @@ int vm_spec_copy(struct vm_spec *dst, const struct vm_spec *src)
 	dst->root_disk = src->root_disk;
 	dst->vsock.set = src->vsock.set;
 	dst->vsock.guest_cid = src->vsock.guest_cid;
+	dst->uart_out_fd = src->uart_out_fd;
+	dst->console_framed = src->console_framed;
+	dst->console_gated = src->console_gated;
+	dst->stop_reason = src->stop_reason;
 	memcpy(dst->disk_id, src->disk_id, sizeof(dst->disk_id));
 	memcpy(dst->nic_id, src->nic_id, sizeof(dst->nic_id));
 	dd = &dst->dev;
@@ -74,6 +97,7 @@ int vm_spec_copy(struct vm_spec *dst, const struct vm_spec *src)
 	dd->net_none = sd->net_none;
 	dd->rng = sd->rng;
 	dd->virtio_console = sd->virtio_console;
+	dd->console_out_fd = sd->console_out_fd;
 	for (i = 0; i < RUN_MAX_DISKS; i++)
 		dd->disk[i].path = NULL;
 	for (i = 0; i < RUN_MAX_SHARES; i++)
@@ -89,7 +113,10 @@ int vm_spec_copy(struct vm_spec *dst, const struct vm_spec *src)
 		    vm_spec_set_str(&dst->root_args, src->root_args) ?:
 		    vm_spec_set_str(&dst->params, src->params) ?:
 		    vm_spec_set_str(&dst->root_partuuid, src->root_partuuid) ?:
-		    vm_spec_set_str(&dst->vsock.uds_path, src->vsock.uds_path);
+		    vm_spec_set_str(&dst->vsock.uds_path, src->vsock.uds_path) ?:
+		    vm_spec_set_str(&dst->kernel_console, src->kernel_console) ?:
+		    vm_spec_set_str(&dst->nkvm_params, src->nkvm_params) ?:
+		    vm_spec_set_initrd_extra(dst, src->initrd_extra, src->initrd_extra_size);
 	if (r)
 		vm_spec_free(dst);
 	return r;
@@ -129,14 +156,15 @@ char *vm_spec_cmdline(const struct vm_spec *s, const char *pvm, const char *virt
 	if (!c)
 		return NULL;
 	if (!s->boot_args || s->base_and_args) {
-		if (asprintf(&base, "console=%s %s", s->dev.virtio_console ? "hvc0" : "ttyS0",
-			     VM_SPEC_BASE_CMDLINE) < 0)
+		if (asprintf(&base, "console=%s %s", s->kernel_console ? s->kernel_console :
+			     s->dev.virtio_console ? "hvc0" : "ttyS0", VM_SPEC_BASE_CMDLINE) < 0)
 			base = NULL;
 		if (!base || add(&c, base) < 0)
 			goto fail;
 	}
 	if (add(&c, s->boot_args) < 0 || add(&c, pvm) < 0 || add(&c, virtio) < 0 ||
-	    add(&c, s->root_args) < 0 || add(&c, s->params) < 0)
+	    add(&c, s->root_args) < 0 || add(&c, s->nkvm_params) < 0 ||
+	    add(&c, s->params) < 0)
 		goto fail;
 	free(base);
 	return c;

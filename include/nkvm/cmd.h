@@ -7,6 +7,8 @@ void cmd_run_usage(void);
 /* nkvm --api-sock / --config-file (cmd_vmm.c) */
 int cmd_vmm(int argc, char **argv);
 void cmd_vmm_usage(void);
+int cmd_sandbox(int argc, char **argv);
+void cmd_sandbox_usage(void);
 
 /* The control commands: talk to running VMs over their control sockets. */
 int cmd_list(int argc, char **argv);

@@ -51,6 +51,9 @@ struct run_devices {
 	bool rng;
 	bool virtio_console;     /* the guest's console is hvc0 */
 	struct vsock_opts vsock; /* --vsock */
+	/* where hvc0's output goes when > 0 (`nkvm sandbox`: stdout, while
+	 * the UART has stderr); otherwise the VM's console fd */
+	int console_out_fd;
 	/* created by rundev_open / rundev_attach */
 	struct blk_image image[RUN_MAX_DISKS];
 	struct virtio_blk *blk[RUN_MAX_DISKS];

@@ -23,6 +23,8 @@
 #define VM_MAX_CPUS 256
 /* Port an 8-bit OUT to which stops the VM with that exit status. */
 #define VM_EXIT_PORT 0x501
+/* Port a write to which opens a gated console input (vm_config) */
+#define VM_INPUT_PORT 0x502
 
 /* nkvm's exit statuses (documented in `nkvm run --help` and the README). */
 enum {
@@ -84,6 +86,11 @@ struct vm_config {
 	char *cmdline;            /* full command line */
 	int console_in_fd;        /* -1: no input */
 	int console_out_fd;
+	/* console input framing for `nkvm sandbox` (guest/sandbox_proto.h):
+	 * bytes escaped, the end of input sent as a marker */
+	bool console_framed;
+	/* console input waits until the guest writes VM_INPUT_PORT */
+	bool console_gated;
 	unsigned timeout_s;       /* 0: none */
 	bool verbose;
 };
@@ -130,6 +137,7 @@ struct vm {
 	bool pause_req;
 	int nr_parked;
 	bool defer_kvm_release;   /* vm_destroy hands KVM fds to kvm_release.h */
+	volatile bool input_open;  /* VM_INPUT_PORT was written */
 	uint64_t t_start_ns;      /* process start, for the first-run timing */
 	FILE *profile;            /* NKVM_PROFILE: RIP samples, one per tick */
 	volatile int first_run_logged;

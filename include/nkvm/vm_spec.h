@@ -8,9 +8,11 @@
 #define NKVM_VM_SPEC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nkvm/run_devices.h"
+#include "nkvm/vm.h"
 
 /* Firecracker's drive_id / iface_id: we keep up to 64 bytes. */
 #define VM_SPEC_ID_MAX 64
@@ -27,8 +29,10 @@ struct vm_spec {
 	 * The command line is BASE, the PVM host's parameters, one
 	 * virtio_mmio.device= per device, root_args, then params. BASE is
 	 * boot_args when set (the API's, which replaces nkvm's own as
-	 * Firecracker's does), else "console=ttyS0|hvc0 " VM_SPEC_BASE_CMDLINE;
-	 * with base_and_args both: nkvm's base, then boot_args.
+	 * Firecracker's does), else "console=ttyS0|hvc0 " VM_SPEC_BASE_CMDLINE
+	 * (kernel_console, when set, instead of ttyS0|hvc0); with
+	 * base_and_args both: nkvm's base, then boot_args. nkvm_params come
+	 * between root_args and params.
 	 */
 	char *boot_args;
 	bool base_and_args;
@@ -49,9 +53,25 @@ struct vm_spec {
 		uint32_t guest_cid;
 		char *uds_path;
 	} vsock;
+	/*
+	 * Set by `nkvm sandbox` (cmd_sandbox.c) only; the API and config
+	 * files leave the defaults.
+	 */
+	char *kernel_console;     /* the kernel's console= (NULL: by dev.virtio_console) */
+	char *nkvm_params;        /* nkvm's own parameters, before params (-p wins) */
+	/* bytes appended to the initrd at a 4-byte boundary (a newc cpio
+	 * archive: the kernel unpacks concatenated archives in order) */
+	uint8_t *initrd_extra;
+	size_t initrd_extra_size;
+	int uart_out_fd;          /* the UART's (ttyS0's) output; default stdout */
+	/* console input framing (guest/sandbox_proto.h) and gating until the
+	 * guest writes VM_INPUT_PORT: see struct vm_config */
+	bool console_framed, console_gated;
+	/* result: why the VM stopped (VM_RUNNING: it never ran); vm_boot sets it */
+	enum vm_stop_reason stop_reason;
 };
 
-/* Defaults: 256 MiB, one vCPU, nothing else. */
+/* Defaults: 256 MiB, one vCPU, the UART on stdout, nothing else. */
 void vm_spec_init(struct vm_spec *s);
 
 /* Release every string and device option (not opened devices: those are
@@ -65,6 +85,11 @@ int vm_spec_copy(struct vm_spec *dst, const struct vm_spec *src)
 
 /* Replace *slot with a copy of s (NULL clears). 0 or -ENOMEM. */
 int vm_spec_set_str(char **slot, const char *s) __attribute__((warn_unused_result));
+
+/* Replace the initrd's appendix with a copy of data (len 0 clears).
+ * 0 or -ENOMEM. */
+int vm_spec_set_initrd_extra(struct vm_spec *s, const void *data, size_t len)
+	__attribute__((warn_unused_result));
 
 /* ${XDG_CACHE_HOME:-~/.cache}/nkvm/default/FILE, malloc'd (NULL: no memory). */
 char *vm_spec_default_guest_file(const char *file);
