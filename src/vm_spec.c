@@ -38,6 +38,10 @@ void vm_spec_free(struct vm_spec *s)
 		free(s->dev.disk[i].path);
 	for (i = 0; i < s->dev.nr_shares; i++)
 		free(s->dev.share[i].path);
+	for (i = 0; i < s->dev.fs.nr; i++) {
+		free(s->dev.fs.fs[i].dir);
+		free(s->dev.fs.fs[i].socket);
+	}
 	vm_spec_init(s);
 }
 
@@ -98,6 +102,13 @@ int vm_spec_copy(struct vm_spec *dst, const struct vm_spec *src)
 	dd->rng = sd->rng;
 	dd->virtio_console = sd->virtio_console;
 	dd->console_out_fd = sd->console_out_fd;
+	dd->vsock = sd->vsock;
+	/* --fs: the options only (tag, cache; strings below), nothing started */
+	dd->fs.virtiofsd = sd->fs.virtiofsd;
+	for (i = 0; i < sd->fs.nr; i++) {
+		memcpy(dd->fs.fs[i].tag, sd->fs.fs[i].tag, sizeof(dd->fs.fs[i].tag));
+		memcpy(dd->fs.fs[i].cache, sd->fs.fs[i].cache, sizeof(dd->fs.fs[i].cache));
+	}
 	for (i = 0; i < RUN_MAX_DISKS; i++)
 		dd->disk[i].path = NULL;
 	for (i = 0; i < RUN_MAX_SHARES; i++)
@@ -106,6 +117,9 @@ int vm_spec_copy(struct vm_spec *dst, const struct vm_spec *src)
 		r = vm_spec_set_str(&dd->disk[i].path, sd->disk[i].path);
 	for (i = 0; i < sd->nr_shares && !r; i++, dd->nr_shares++)
 		r = vm_spec_set_str(&dd->share[i].path, sd->share[i].path);
+	for (i = 0; i < sd->fs.nr && !r; i++, dd->fs.nr++)
+		r = vm_spec_set_str(&dd->fs.fs[i].dir, sd->fs.fs[i].dir) ?:
+		    vm_spec_set_str(&dd->fs.fs[i].socket, sd->fs.fs[i].socket);
 	if (!r)
 		r = vm_spec_set_str(&dst->kernel, src->kernel) ?:
 		    vm_spec_set_str(&dst->initrd, src->initrd) ?:

@@ -212,9 +212,39 @@ static void test_spec_fields(void)
 	   "vm_spec_free leaves the defaults");
 }
 
+/* --fs and --vsock parsed, and carried by vm_spec_copy (the copy is what
+ * `nkvm run` boots: once it dropped them and the guest got no device). */
+static void test_fs_vsock(void)
+{
+	struct vm_spec s, c;
+	const char *own = NULL;
+
+	vm_spec_init(&s);
+	is_int(parse(&s, ":" VM_OPTS_SHORTOPTS,
+		     ARGV("--fs", "/tmp:tagA", "--fs", "socket=/run/x.sock,tag=tagB",
+			  "--virtiofsd", "/opt/vfsd", "--vsock", "cid=7,uds=/tmp/v.sock"), &own),
+	       0, "--fs twice, --virtiofsd, --vsock");
+	ok(s.dev.fs.nr == 2 && s.dev.vsock.enabled && s.dev.vsock.guest_cid == 7,
+	   "  two virtio-fs devices and a vsock device");
+	is_int(vm_spec_copy(&c, &s), 0, "a copy");
+	ok(c.dev.fs.nr == 2 && !strcmp(c.dev.fs.fs[0].tag, "tagA") &&
+	   c.dev.fs.fs[0].dir && c.dev.fs.fs[0].dir != s.dev.fs.fs[0].dir &&
+	   !strcmp(c.dev.fs.fs[0].dir, s.dev.fs.fs[0].dir) && !c.dev.fs.fs[0].socket,
+	   "  the directory share copied deeply");
+	ok(!strcmp(c.dev.fs.fs[1].tag, "tagB") && c.dev.fs.fs[1].socket &&
+	   !strcmp(c.dev.fs.fs[1].socket, "/run/x.sock") && !c.dev.fs.fs[1].dir,
+	   "  the socket back end copied");
+	ok(c.dev.fs.virtiofsd && !strcmp(c.dev.fs.virtiofsd, "/opt/vfsd"), "  --virtiofsd copied");
+	ok(c.dev.vsock.enabled && c.dev.vsock.guest_cid == 7 &&
+	   !strcmp(c.dev.vsock.uds_path, "/tmp/v.sock"), "  the vsock options copied");
+	vm_spec_free(&c);
+	vm_spec_free(&s);
+}
+
 int main(void)
 {
 	test_good();
+	test_fs_vsock();
 	test_bad();
 	test_finish();
 	test_spec_fields();
