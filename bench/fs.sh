@@ -19,7 +19,8 @@
 # 9p `mount -t 9p -o trans=virtio,version=9p2000.L p9 /p` (nkvm's
 # defaults); the kernel's msize is printed.  The host file is in the
 # host's page cache for both reads.  Times come from the guest's clock
-# (busybox dd's own summary line).
+# (/proc/uptime before and after each dd: this busybox's dd prints no
+# timing line).
 #
 # On a PVM host the guest kernel is emulated (DESIGN.md section 5): FUSE
 # and 9p both run their request paths in the guest kernel, so these
@@ -47,12 +48,15 @@ cat >"$W/run.sh" <<EOF
 mkdir -p /p
 mount -t 9p -o trans=virtio,version=9p2000.L p9 /p || echo "9p mount failed"
 grep -E ' (/v|/p) ' /proc/mounts
+# busybox dd prints no timing line here: time each with /proc/uptime
+t() { cut -d' ' -f1 /proc/uptime; }
+rate() { awk -v a=\$1 -v b=\$2 'BEGIN { printf "%.1f s, %.2f MiB/s", b - a, $MIB / (b - a) }'; }
 for m in /v /p; do
-	echo "== \$m write"
-	dd if=/dev/zero of=\$m/w.\${m#/} bs=1M count=$MIB conv=fsync 2>&1 | tail -1
+	a=\$(t); dd if=/dev/zero of=\$m/w.\${m#/} bs=1M count=$MIB conv=fsync 2>/dev/null; b=\$(t)
+	echo "== \$m write $MIB MiB: \$(rate \$a \$b)"
 	echo 3 >/proc/sys/vm/drop_caches
-	echo "== \$m read"
-	dd if=\$m/r.host of=/dev/null bs=1M 2>&1 | tail -1
+	a=\$(t); dd if=\$m/r.host of=/dev/null bs=1M 2>/dev/null; b=\$(t)
+	echo "== \$m read $MIB MiB: \$(rate \$a \$b)"
 done
 EOF
 echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
