@@ -9,8 +9,8 @@
 #      forwarded ports; all checksummed. It pings 10.0.2.2 (answered by
 #      libslirp itself) and this host's own address (through an ICMP
 #      datagram socket: works only when net.ipv4.ping_group_range holds
-#      nkvm's group; otherwise libslirp falls back to a UDP echo-port probe
-#      and the ping gets no reply, which is what is checked then).
+#      nkvm's group; otherwise libslirp falls back to a probe of its own,
+#      whose outcome depends on the host: reported, not checked, then).
 #   T: in a network namespace this test creates (root only), three NICs: an
 #      existing tap (eth0, 192.168.77.2/24, the namespace's side .1), a user
 #      NIC (eth1, DHCP) and a tap nkvm creates itself (eth2). The guest and
@@ -158,8 +158,10 @@ if [ -z "$HOST_IP" ]; then
 elif [ "$icmp_ok" -eq 1 ]; then
 	check "boot U: the guest pings $HOST_IP (an ICMP datagram socket)" has U '^ping-host-ok$'
 else
-	check "boot U: ICMP sockets not allowed (ping_group_range $(tr '\t' ' ' </proc/sys/net/ipv4/ping_group_range)): a ping to $HOST_IP gets no reply" \
-		has U '^ping-host-none$'
+	# Without ICMP datagram sockets libslirp falls back on its own (a UDP
+	# probe; whether an answer comes back depends on the host), so there
+	# is nothing to assert; the namespace boot (T) tests the real path.
+	ok 0 "boot U: ping to $HOST_IP # SKIP ICMP datagram sockets not allowed here (ping_group_range $(tr '\t' ' ' </proc/sys/net/ipv4/ping_group_range)); libslirp's fallback: $(tr -d '\r' <"$T/U.out" | grep -m1 -oE '^ping-host-(ok|none)$' || echo no-answer-line)"
 fi
 finish U 6
 python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$FWD_HTTP" 2>/dev/null
