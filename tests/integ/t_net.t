@@ -110,8 +110,10 @@ if [ "$netns" -eq 1 ] && ip netns add "$NS" 2>/dev/null; then
 	nse ip addr add 192.168.78.1/32 dev lo
 	nse sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 	NS_HTTP=$(free_port)
-	nse python3 -m http.server --bind 0.0.0.0 --directory "$T/nswww" "$NS_HTTP" \
-		>/dev/null 2>&1 &
+	# not through nse: $! must be the server itself (ip netns exec execs
+	# it), not a subshell whose kill would leave the server running
+	ip netns exec "$NS" python3 -m http.server --bind 0.0.0.0 --directory "$T/nswww" \
+		"$NS_HTTP" >/dev/null 2>&1 &
 	PIDS+=($!)
 	# boot() runs nkvm through $NKVM: wrap it to enter the namespace
 	cat >"$T/nkvm-ns" <<EOF
