@@ -99,6 +99,16 @@ struct p9_fid *p9_fid_file(struct p9_server *s, uint32_t id)
 	return f && f->kind == P9_FID_FILE ? f : NULL;
 }
 
+int p9_req_file(struct p9_server *s, const struct p9_rbuf *r, uint32_t id, struct p9_fid **f)
+{
+	int ret = p9r_end(r);
+
+	if (ret)
+		return ret;
+	*f = p9_fid_file(s, id);
+	return *f ? 0 : -EBADF;
+}
+
 /* Adds an empty fid: -EEXIST when the number is taken, -ENFILE past the
  * bound, -EINVAL for NOFID (it means "no fid" on the wire). */
 int p9_fid_new(struct p9_server *s, uint32_t id, struct p9_fid **out)

@@ -133,4 +133,10 @@ p9_op_fn p9_op_walk, p9_op_mkdir, p9_op_symlink, p9_op_link, p9_op_mknod,
 /* A fid that names a file or directory (not an xattr fid), or NULL. */
 struct p9_fid *p9_fid_file(struct p9_server *s, uint32_t id);
 
+/* The end of a request whose fields are all read, then its file fid: 0
+ * with *f set, the message's error (EPROTO: short or trailing bytes)
+ * first, else -EBADF. */
+int p9_req_file(struct p9_server *s, const struct p9_rbuf *r, uint32_t id, struct p9_fid **f)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -105,12 +105,9 @@ int p9_op_getattr(struct p9_server *s, struct p9_rbuf *r, struct p9_wbuf *w)
 	int ret;
 
 	p9r_u64(r);
-	ret = p9r_end(r);
+	ret = p9_req_file(s, r, fid, &f);
 	if (ret)
 		return ret;
-	f = p9_fid_file(s, fid);
-	if (!f)
-		return -EBADF;
 	if (fstat(f->node.self->fd, &st) < 0)
 		return -errno;
 	p9_qid_make(s, st.st_dev, st.st_ino, st.st_mode, &q);
@@ -184,13 +181,11 @@ int p9_op_setattr(struct p9_server *s, struct p9_rbuf *r, struct p9_wbuf *w)
 	uint64_t ms = p9r_u64(r), mns = p9r_u64(r);
 	struct timespec ts[2];
 	struct p9_fid *f;
-	int ret = p9r_end(r);
+	int ret;
 
+	ret = p9_req_file(s, r, fid, &f);
 	if (ret)
 		return ret;
-	f = p9_fid_file(s, fid);
-	if (!f)
-		return -EBADF;
 	if (s->ro)
 		return -EROFS;
 	if (valid & (P9_SETATTR_UID | P9_SETATTR_GID)) {
@@ -233,13 +228,11 @@ int p9_op_lopen(struct p9_server *s, struct p9_rbuf *r, struct p9_wbuf *w)
 {
 	uint32_t fid = p9r_u32(r), flags = p9r_u32(r);
 	struct p9_fid *f;
-	int ret = p9r_end(r), hf, fd;
+	int ret, hf, fd;
 
+	ret = p9_req_file(s, r, fid, &f);
 	if (ret)
 		return ret;
-	f = p9_fid_file(s, fid);
-	if (!f)
-		return -EBADF;
 	if (f->ofd >= 0)
 		return -EBUSY;
 	ret = host_oflags(flags, &hf);
@@ -309,12 +302,9 @@ int p9_op_lcreate(struct p9_server *s, struct p9_rbuf *r, struct p9_wbuf *w)
 	flags = p9r_u32(r);
 	mode = p9r_u32(r) & 07777;
 	gid = p9r_u32(r);
-	ret = p9r_end(r);
+	ret = p9_req_file(s, r, fid, &f);
 	if (ret)
 		return ret;
-	f = p9_fid_file(s, fid);
-	if (!f)
-		return -EBADF;
 	if (f->ofd >= 0)
 		return -EBUSY;
 	if (!S_ISDIR(f->node.self->type))
@@ -451,13 +441,11 @@ int p9_op_statfs(struct p9_server *s, struct p9_rbuf *r, struct p9_wbuf *w)
 	struct p9_fid *f;
 	struct statfs sf;
 	uint64_t fsid;
-	int ret = p9r_end(r);
+	int ret;
 
+	ret = p9_req_file(s, r, fid, &f);
 	if (ret)
 		return ret;
-	f = p9_fid_file(s, fid);
-	if (!f)
-		return -EBADF;
 	if (fstatfs(f->node.self->fd, &sf) < 0)
 		return -errno;
 	memcpy(&fsid, &sf.f_fsid, sizeof(fsid));

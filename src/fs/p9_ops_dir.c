@@ -50,12 +50,9 @@ int p9_op_walk(struct p9_server *s, struct p9_rbuf *r, struct p9_wbuf *w)
 		return r->err ? -EPROTO : -EINVAL;
 	for (i = 0; i < nwname; i++)
 		names[i] = p9r_str(r, &lens[i]);
-	ret = p9r_end(r);
+	ret = p9_req_file(s, r, fid, &f);
 	if (ret)
 		return ret;
-	f = p9_fid_file(s, fid);
-	if (!f)
-		return -EBADF;
 	if (newfid != fid && p9_fid_lookup(s, newfid))
 		return -EEXIST;
 	if (newfid == fid && nwname && f->ofd >= 0)
@@ -460,13 +457,11 @@ int p9_op_readlink(struct p9_server *s, struct p9_rbuf *r, struct p9_wbuf *w)
 	uint32_t fid = p9r_u32(r);
 	struct p9_fid *f;
 	ssize_t n;
-	int ret = p9r_end(r);
+	int ret;
 
+	ret = p9_req_file(s, r, fid, &f);
 	if (ret)
 		return ret;
-	f = p9_fid_file(s, fid);
-	if (!f)
-		return -EBADF;
 	if (!S_ISLNK(f->node.self->type))
 		return -EINVAL;
 	n = readlinkat(f->node.self->fd, "", (char *)s->scratch, PATH_MAX);

@@ -75,12 +75,9 @@ int p9_op_xattrwalk(struct p9_server *s, struct p9_rbuf *r, struct p9_wbuf *w)
 	int ret;
 
 	p9r_str(r, &len);
-	ret = p9r_end(r);
+	ret = p9_req_file(s, r, fid, &f);
 	if (ret)
 		return ret;
-	f = p9_fid_file(s, fid);
-	if (!f)
-		return -EBADF;
 	if (len)
 		return -ENODATA;
 	ret = p9_fid_new(s, newfid, &nf);
